@@ -1,0 +1,103 @@
+"""Argument checks shared by every public function.
+
+Each check raises ``TypeError`` or ``ValueError`` with a message that names the argument
+and states what was expected and what was given, so that a student never has to decode a
+bare NumPy broadcasting error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def check_float_array(name: str, value: Any, ndim: int | Sequence[int] | None = None) -> np.ndarray:
+    """Return ``value`` as a floating-point ndarray (float32/float64), or raise.
+
+    Integer and boolean arrays are refused rather than silently cast: a layer fed
+    ``np.arange`` would otherwise compute in float64 and hide a dtype bug upstream.
+    """
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy ndarray, got {type(value).__name__}")
+    if value.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"{name} must have dtype float32 or float64, got {value.dtype} "
+            f"(convert with {name}.astype(np.float64))"
+        )
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if value.ndim not in allowed:
+            wanted = " or ".join(str(d) for d in allowed)
+            raise ValueError(
+                f"{name} must be {wanted}-dimensional, got shape {value.shape} ({value.ndim}-D)"
+            )
+    return value
+
+
+def check_shape(name: str, value: Any, expected: tuple[int, ...], meaning: str = "") -> None:
+    """Raise ``ValueError`` unless ``value.shape == expected``."""
+    shape = np.shape(value)
+    if tuple(shape) != tuple(expected):
+        because = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} must have shape {tuple(expected)}{because}, got {tuple(shape)}")
+
+
+def check_param(name: str, value: Any, expected: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Check a learnable parameter's shape and return it in the layer's dtype (no copy if equal)."""
+    if not isinstance(value, np.ndarray | float | int | np.floating):
+        raise TypeError(f"{name} must be a numpy ndarray, got {type(value).__name__}")
+    check_shape(name, value, expected)
+    return np.asarray(value).astype(dtype, copy=False)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices`` (which are listed)."""
+    choices = tuple(choices)
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+
+
+def check_labels(name: str, y: Any, num_samples: int, num_classes: int) -> np.ndarray:
+    """Integer class labels of shape (N,) with every value in [0, num_classes)."""
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{name} must be a numpy ndarray of integer labels, got {type(y).__name__}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    check_shape(name, y, (num_samples,), "one label per row of x")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            f"{name} must hold labels in [0, {num_classes - 1}] for {num_classes} classes, "
+            f"got values from {y.min()} to {y.max()}"
+        )
+    return y
+
+
+def check_same_shape(name: str, value: np.ndarray, like_name: str, like: np.ndarray) -> None:
+    """Raise unless ``value`` is an ndarray with exactly ``like``'s shape (e.g. dout vs out)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy ndarray, got {type(value).__name__}")
+    if value.shape != like.shape:
+        raise ValueError(
+            f"{name} must have the shape of {like_name}, {like.shape}, got {value.shape}"
+        )
+
+
+def check_dout(dout: Any, expected_shape: tuple[int, ...]) -> np.ndarray:
+    """The upstream gradient of a backward pass: a float array shaped like the forward output."""
+    check_float_array("dout", dout)
+    if dout.shape != tuple(expected_shape):
+        raise ValueError(
+            f"dout must have the shape of the forward output, {tuple(expected_shape)}, "
+            f"got {dout.shape}"
+        )
+    return dout
+
+
+def check_param_dict(name: str, value: Any) -> dict:
+    """A layer's mutable settings dict (bn_param, ln_param, dropout_param, ...)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
+    return value

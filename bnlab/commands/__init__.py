@@ -1,0 +1,1 @@
+"""Subcommands of the ``bnlab`` command line (see :mod:`bnlab.cli`)."""

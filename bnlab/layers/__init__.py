@@ -1,0 +1,66 @@
+"""Layers: every one a pair of plain functions, ``*_forward -> (out, cache)`` and ``*_backward``.
+
+cs231n users: ``from cs231n.layers import *`` and ``from cs231n.layer_utils import *`` both
+become ``from bnlab.layers import *``.
+"""
+
+from bnlab.layers.activations import (
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from bnlab.layers.affine import affine_backward, affine_forward
+from bnlab.layers.batchnorm import (
+    batchnorm_backward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+)
+from bnlab.layers.dropout import dropout_backward, dropout_forward
+from bnlab.layers.fused import (
+    affine_bn_relu_backward,
+    affine_bn_relu_forward,
+    affine_ln_relu_backward,
+    affine_ln_relu_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+)
+from bnlab.layers.layernorm import layernorm_backward, layernorm_forward
+from bnlab.layers.losses import mse_loss, softmax_loss, svm_loss
+
+__all__ = [
+    "affine_backward",
+    "affine_bn_relu_backward",
+    "affine_bn_relu_forward",
+    "affine_forward",
+    "affine_ln_relu_backward",
+    "affine_ln_relu_forward",
+    "affine_relu_backward",
+    "affine_relu_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "batchnorm_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
+    "mse_loss",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softmax_loss",
+    "spatial_batchnorm_backward",
+    "spatial_batchnorm_forward",
+    "svm_loss",
+    "tanh_backward",
+    "tanh_forward",
+]
