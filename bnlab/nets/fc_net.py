@@ -1,0 +1,139 @@
+"""cs231n's FullyConnectedNet: {affine - [batch/layer norm] - activation - [dropout]} x (L - 1) - affine - loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bnlab._validation import check_choice
+from bnlab.nets.chain import (
+    LOSSES,
+    NORMALIZATIONS,
+    Chain,
+    ChainNet,
+    activation_layer,
+    affine_layer,
+    dropout_layer,
+    init_weight,
+    norm_layer,
+)
+
+_UNSET: Any = object()
+
+
+def _resolve_legacy(normalization, use_batchnorm, dropout_keep_ratio, dropout):
+    """Map the 2017 keywords (use_batchnorm=, dropout=) onto the current ones, refusing conflicts."""
+    if use_batchnorm is not _UNSET:
+        wanted = "batchnorm" if use_batchnorm else None
+        if normalization is not _UNSET and normalization != wanted:
+            raise ValueError(
+                f"use_batchnorm={use_batchnorm!r} conflicts with normalization={normalization!r}; "
+                f"pass only normalization="
+            )
+        normalization = wanted
+    if dropout is not _UNSET:
+        # The 2017 keyword was the DROP probability (0 = no dropout); today's is the keep ratio.
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout (the drop probability) must be in [0, 1), got {dropout!r}")
+        wanted = 1 - dropout
+        if dropout_keep_ratio is not _UNSET and dropout_keep_ratio != wanted:
+            raise ValueError(
+                f"dropout={dropout!r} (drop probability) conflicts with "
+                f"dropout_keep_ratio={dropout_keep_ratio!r}; pass only dropout_keep_ratio="
+            )
+        dropout_keep_ratio = wanted
+    normalization = None if normalization is _UNSET else normalization
+    dropout_keep_ratio = 1 if dropout_keep_ratio is _UNSET else dropout_keep_ratio
+    return normalization, dropout_keep_ratio
+
+
+class FullyConnectedNet(ChainNet):
+    """A fully connected net of any depth, with optional batchnorm/layernorm and dropout.
+
+    Architecture: {affine - [batchnorm | layernorm] - activation - [dropout]} x (L - 1) - affine,
+    then softmax, SVM or MSE loss. Parameters W1, b1, gamma1, beta1, ..., W{L}, b{L}.
+
+    Arguments (cs231n's signature, plus activation, loss and string weight scales):
+    - hidden_dims: list of hidden layer sizes
+    - input_dim: D, the size of one flattened input (3*32*32 for CIFAR-10)
+    - num_classes: outputs of the last layer (1 for the seeds' scalar regression)
+    - dropout_keep_ratio: probability of KEEPING a unit; 1 means no dropout
+    - normalization: None, 'batchnorm' or 'layernorm'
+    - reg: L2 strength; the loss gains 0.5 * reg * sum of squared weights
+    - weight_scale: std of the initial weights, or 'he' / 'xavier'
+    - dtype: np.float32 (fast) or np.float64 (for gradient checks)
+    - seed: seeds the weight initialisation and, as in cs231n, fixes the dropout mask so the
+      model can be gradient-checked (for training with a varying but reproducible mask set
+      ``model.dropout_param['rng'] = np.random.default_rng(k)``)
+    - activation: 'relu', 'tanh', 'sigmoid' or 'leaky_relu'
+    - loss: 'softmax', 'svm' or 'mse'
+    Older keywords still work: ``use_batchnorm=True`` and ``dropout=`` (the 2017 DROP probability).
+    """
+
+    def __init__(
+        self,
+        hidden_dims: list[int],
+        input_dim: int = 3 * 32 * 32,
+        num_classes: int = 10,
+        dropout_keep_ratio: float = _UNSET,
+        normalization: str | None = _UNSET,
+        reg: float = 0.0,
+        weight_scale: float | str = 1e-2,
+        dtype: type = np.float32,
+        seed: int | None = None,
+        activation: str = "relu",
+        loss: str = "softmax",
+        *,
+        use_batchnorm: bool = _UNSET,
+        dropout: float = _UNSET,
+    ) -> None:
+        normalization, dropout_keep_ratio = _resolve_legacy(
+            normalization, use_batchnorm, dropout_keep_ratio, dropout
+        )
+        check_choice("normalization", normalization, NORMALIZATIONS)
+        check_choice("loss", loss, LOSSES)
+        check_choice("dtype", np.dtype(dtype), (np.dtype(np.float32), np.dtype(np.float64)))
+        if not 0 < dropout_keep_ratio <= 1:
+            raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
+        dims = [input_dim, *hidden_dims, num_classes]
+        if any(not isinstance(d, int | np.integer) or d < 1 for d in dims):
+            raise ValueError(
+                f"input_dim, hidden_dims and num_classes must be positive integers, got {dims}"
+            )
+        if reg < 0:
+            raise ValueError(f"reg must be >= 0, got {reg!r}")
+
+        self.normalization = normalization
+        self.use_dropout = dropout_keep_ratio != 1
+        self.reg = reg
+        self.num_layers = 1 + len(hidden_dims)
+        self.dtype = dtype
+        self.loss_type = loss
+        self.params: dict[str, np.ndarray] = {}
+        self.dropout_param: dict[str, Any] = {}
+        if self.use_dropout:
+            self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
+            if seed is not None:
+                self.dropout_param["seed"] = seed
+        self.bn_params: list[dict[str, Any]] = []
+
+        rng = np.random.default_rng(seed)
+        layers = []
+        for i in range(1, self.num_layers + 1):
+            fan_in, fan_out = dims[i - 1], dims[i]
+            self.params[f"W{i}"] = init_weight(rng, fan_in, fan_out, weight_scale, dtype)
+            self.params[f"b{i}"] = np.zeros(fan_out, dtype=dtype)
+            layers.append(affine_layer(i))
+            if i == self.num_layers:
+                break
+            if normalization is not None:
+                self.params[f"gamma{i}"] = np.ones(fan_out, dtype=dtype)
+                self.params[f"beta{i}"] = np.zeros(fan_out, dtype=dtype)
+                state = {"mode": "train"} if normalization == "batchnorm" else {}
+                self.bn_params.append(state)
+                layers.append(norm_layer(normalization, i, state))
+            layers.append(activation_layer(activation, i))
+            if self.use_dropout:
+                layers.append(dropout_layer(i, self.dropout_param))
+        self.chain = Chain(layers)
