@@ -1,0 +1,193 @@
+"""``bnlab train``: a baseline and a batchnorm FullyConnectedNet side by side, with plots.
+
+The README's main command. With no options it trains on the Fashion-MNIST subset bundled with
+bnlab (no download), prints progress and final accuracies, and writes ``bnlab-out/train.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HELP = "train baseline vs batchnorm fully connected nets and plot their curves"
+
+NORM_LABELS = {"none": "baseline", "batchnorm": "batchnorm", "layernorm": "layernorm"}
+
+
+@dataclass
+class TrainConfig:
+    data: str = "bundled"  # bundled | fashion-mnist | mnist | cifar10 | synthetic
+    data_path: str | None = None  # a folder holding the dataset's files (default: search)
+    hidden: list[int] = field(default_factory=lambda: [100] * 5)  # seed 003's deep net
+    norms: list[str] = field(default_factory=lambda: ["none", "batchnorm"])  # one model each
+    activation: str = "relu"
+    update: str = "adam"
+    lr: float = 1e-3
+    epochs: int = 10
+    batch_size: int = 100
+    reg: float = 0.0
+    weight_scale: str = "2e-2"  # a number, 'he' or 'xavier'
+    dtype: str = "float32"
+    seed: int = 0
+    num_train: int | None = None  # use only the first N training examples
+    out: str = "bnlab-out"
+    checkpoint: str | None = None  # prefix for per-epoch checkpoints
+    resume: str | None = None  # a checkpoint file to continue from
+
+
+def _positive_int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 100,100,100; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive sizes like 100,100; got {text!r}")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    add = parser.add_argument
+    add("--data", default=d.data, help=f"dataset name (default: {d.data}, shipped with bnlab)")
+    add("--data-path", default=None, help="folder with the dataset files (default: search)")
+    add("--hidden", type=_positive_int_list, default=d.hidden, help="hidden sizes, e.g. 100,100")
+    add(
+        "--norm",
+        nargs="+",
+        choices=sorted(NORM_LABELS),
+        default=d.norms,
+        help="normalisations to compare, one model each (default: none batchnorm)",
+    )
+    add("--activation", default=d.activation, choices=["relu", "tanh", "sigmoid", "leaky_relu"])
+    add("--update", default=d.update, choices=["sgd", "sgd_momentum", "rmsprop", "adam"])
+    add("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr})")
+    add("--epochs", type=int, default=d.epochs)
+    add("--batch-size", type=int, default=d.batch_size)
+    add("--reg", type=float, default=d.reg, help="L2 regularisation strength")
+    add("--weight-scale", default=d.weight_scale, help="init std, or 'he' / 'xavier'")
+    add("--dtype", default=d.dtype, choices=["float32", "float64"])
+    add("--seed", type=int, default=d.seed)
+    add("--num-train", type=int, default=None, help="train on the first N examples only")
+    add("--out", default=d.out, help="folder for the figure and summary (default: bnlab-out)")
+    add("--checkpoint", default=None, help="write PREFIX-<model>_epoch_<n>.pkl every epoch")
+    add("--resume", default=None, help="continue training from a checkpoint file")
+    add("--quick", action="store_true", help="a few seconds: 2 epochs on 1000 examples")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    config = TrainConfig(
+        data=args.data,
+        data_path=args.data_path,
+        hidden=args.hidden,
+        norms=args.norm,
+        activation=args.activation,
+        update=args.update,
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        reg=args.reg,
+        weight_scale=args.weight_scale,
+        dtype=args.dtype,
+        seed=args.seed,
+        num_train=args.num_train,
+        out=args.out,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+    )
+    if args.quick:
+        config.epochs, config.num_train = 2, config.num_train or 1000
+    return config
+
+
+def _weight_scale(text: str) -> float | str:
+    return text if text in ("he", "xavier") else float(text)
+
+
+def train(config: TrainConfig) -> dict:
+    """Train one model per entry of ``config.norms`` (or resume one); returns the summary dict."""
+    import numpy as np
+
+    from bnlab.data import load_dataset
+    from bnlab.nets import FullyConnectedNet
+    from bnlab.plotting import plot_training_curves
+    from bnlab.solver import Solver
+
+    dtype = np.float32 if config.dtype == "float32" else np.float64
+    data = load_dataset(config.data, path=config.data_path, dtype=dtype)
+    if config.num_train is not None:
+        data = dict(data, X_train=data["X_train"][: config.num_train])
+        data["y_train"] = data["y_train"][: config.num_train]
+    input_dim = int(np.prod(data["X_train"].shape[1:]))
+    num_classes = int(data["y_train"].max()) + 1
+    print(
+        f"data: {config.data}, {len(data['X_train'])} train / {len(data['X_val'])} val / "
+        f"{len(data['X_test'])} test examples of shape {data['X_train'].shape[1:]}"
+    )
+
+    solvers = {}
+    if config.resume:
+        solver = Solver.resume(config.resume, data, num_epochs=config.epochs)
+        solvers[f"resumed ({Path(config.resume).name})"] = solver
+    else:
+        for norm in config.norms:
+            label = NORM_LABELS[norm]
+            model = FullyConnectedNet(
+                config.hidden,
+                input_dim=input_dim,
+                num_classes=num_classes,
+                normalization=None if norm == "none" else norm,
+                reg=config.reg,
+                weight_scale=_weight_scale(config.weight_scale),
+                dtype=dtype,
+                seed=config.seed,
+                activation=config.activation,
+            )
+            checkpoint = f"{config.checkpoint}-{label}" if config.checkpoint else None
+            solvers[label] = Solver(
+                model,
+                data,
+                update_rule=config.update,
+                optim_config={"learning_rate": config.lr},
+                num_epochs=config.epochs,
+                batch_size=config.batch_size,
+                checkpoint_name=checkpoint,
+                print_every=10**9,  # the per-epoch progress bar and summary say enough
+                seed=config.seed,
+            )
+
+    summary: dict = {"config": asdict(config), "results": {}}
+    for label, solver in solvers.items():
+        print(f"-- training {label}")
+        solver.train()
+        summary["results"][label] = {
+            "train_acc": solver.check_accuracy(data["X_train"], data["y_train"]),
+            "val_acc": solver.check_accuracy(data["X_val"], data["y_val"]),
+            "test_acc": solver.check_accuracy(data["X_test"], data["y_test"]),
+            "epochs": len(solver.val_acc_history) - 1,
+        }
+
+    out = Path(config.out)
+    title = f"{config.data}: hidden {config.hidden}, {config.update} lr {config.lr}"
+    summary["figure"] = str(plot_training_curves(solvers, out / "train.png", title))
+    (out / "train.json").write_text(json.dumps(summary, indent=2))
+    print(f"\n{'model':<12} {'train':>7} {'val':>7} {'test':>7}")
+    for label, r in summary["results"].items():
+        print(f"{label:<12} {r['train_acc']:7.4f} {r['val_acc']:7.4f} {r['test_acc']:7.4f}")
+    print(f"figure: {summary['figure']}")
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    from bnlab.solver import TrainingDiverged
+
+    try:
+        train(config_from_args(args))
+    except TrainingDiverged as error:
+        print(f"bnlab train: {error}")
+        return 1
+    except (FileNotFoundError, ValueError) as error:
+        print(f"bnlab train: {error}")
+        return 2
+    return 0

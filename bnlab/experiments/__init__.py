@@ -1,0 +1,80 @@
+"""The seed experiments, each reproducible as ``bnlab experiment NAME`` with a figure.
+
+Every experiment is a module in this package that defines:
+
+- ``Config``: a dataclass, one commented line per field, with a ``seed`` field and a
+  ``quick()`` classmethod returning the shrunk version the tests run in seconds;
+- ``run(config) -> result``: the computation, returning its results as data (no plotting);
+- ``plot(result, out_dir) -> list[Path]``: the figures, drawn with :mod:`bnlab.plotting`;
+- ``summarize(result) -> str``: the key numbers, printed after a run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    name: str  # what the command line calls it
+    module: str  # bnlab.experiments.<module>
+    source: str  # the study note (or issue) it reproduces
+    description: str  # one line for --list
+
+
+REGISTRY: dict[str, ExperimentInfo] = {
+    info.name: info
+    for info in [
+        ExperimentInfo(
+            "bn-sanity",
+            "bn_sanity",
+            "seed 003",
+            "activation statistics before/after batchnorm; test mode; naive vs fast backward",
+        ),
+        ExperimentInfo(
+            "bn-vs-baseline",
+            "bn_vs_baseline",
+            "seed 003",
+            "6-layer net on 1000 examples, with and without batchnorm: loss and accuracy curves",
+        ),
+        ExperimentInfo(
+            "weight-scale",
+            "weight_scale",
+            "seed 003",
+            "20 weight initialisation scales, with and without batchnorm",
+        ),
+        ExperimentInfo(
+            "regression",
+            "regression",
+            "seeds 000, 002",
+            "y = x^2 + noise with tanh nets: batchnorm rescues inputs in the saturated range",
+        ),
+        ExperimentInfo(
+            "activations",
+            "activations",
+            "seed 004",
+            "SimpleNet vs SimpleNetBN on Fashion-MNIST: first-layer activation distributions",
+        ),
+        ExperimentInfo(
+            "bn-conventions",
+            "bn_conventions",
+            "conventions table",
+            "running statistics under cs231n, PyTorch and the seeds' MyBN conventions",
+        ),
+        ExperimentInfo(
+            "lenet-bn",
+            "lenet_bn",
+            "seed 001",
+            "LeNet with and without batchnorm on Fashion-MNIST",
+        ),
+    ]
+}
+
+
+def load(name: str) -> ModuleType:
+    """The module of experiment ``name``; a clear error listing the valid names otherwise."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown experiment {name!r}; valid names: {', '.join(REGISTRY)}")
+    return importlib.import_module(f"bnlab.experiments.{REGISTRY[name].module}")
