@@ -1,0 +1,131 @@
+"""The Solver's argument checks: each names the argument, what was expected and what was given."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bnlab._validation import check_choice
+from bnlab.solver.optim import UPDATE_RULES
+
+DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+
+
+def refuse_unknown(unknown: Mapping[str, Any], valid: Sequence[str]) -> None:
+    """Raise TypeError for keywords the Solver does not take, suggesting the closest valid one."""
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, valid, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TypeError(
+        f"Solver got unknown keyword argument(s) {', '.join(parts)}; "
+        f"valid keywords: {', '.join(valid)}"
+    )
+
+
+def check_count(name: str, value: Any, minimum: int, allow_none: bool = False) -> int | None:
+    """An int >= minimum (bools refused), or None when allowed."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        wanted = "an int or None" if allow_none else "an int"
+        raise TypeError(f"{name} must be {wanted}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_examples(x_name: str, X: Any, y_name: str, y: Any) -> None:
+    """X: (N, ...) and y: (N, ...) arrays with the same, non-zero, number of rows."""
+    for name, value in ((x_name, X), (y_name, y)):
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{name} must be a numpy ndarray, got {type(value).__name__}")
+    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{x_name} and {y_name} must have one row per example, got shapes {X.shape} and "
+            f"{y.shape}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{x_name} must hold at least one example, got shape {X.shape}")
+
+
+def check_data(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """data['X_train'], ['y_train'], ['X_val'], ['y_val'], checked for presence and shapes."""
+    if not isinstance(data, Mapping):
+        raise TypeError(
+            f"data must be a dict with {', '.join(DATA_KEYS)}, got {type(data).__name__}"
+        )
+    missing = [key for key in DATA_KEYS if key not in data]
+    if missing:
+        raise ValueError(
+            f"data is missing {', '.join(missing)}; the Solver needs {', '.join(DATA_KEYS)}"
+        )
+    X_train, y_train, X_val, y_val = (data[key] for key in DATA_KEYS)
+    check_examples("data['X_train']", X_train, "data['y_train']", y_train)
+    check_examples("data['X_val']", X_val, "data['y_val']", y_val)
+    if X_train.shape[1:] != X_val.shape[1:]:
+        raise ValueError(
+            f"data['X_val'] examples must have the shape of data['X_train']'s, "
+            f"{X_train.shape[1:]}, got {X_val.shape[1:]}"
+        )
+    return X_train, y_train, X_val, y_val
+
+
+def describe_data(data: Mapping[str, np.ndarray]) -> dict[str, str]:
+    """A cheap fingerprint of the training data (dtype and shape), stored in checkpoints."""
+    return {key: f"{data[key].dtype} array of shape {data[key].shape}" for key in DATA_KEYS}
+
+
+def check_same_data(expected: Mapping[str, str], data: Mapping[str, np.ndarray]) -> None:
+    """Refuse to resume on data that differs in dtype or shape from the checkpoint's."""
+    actual = describe_data(data)
+    for key, description in expected.items():
+        if actual.get(key) != description:
+            raise ValueError(
+                f"data[{key!r}] is {actual.get(key)} but the checkpoint was trained on "
+                f"{description}; resume with the same data"
+            )
+
+
+def resolve_update_rule(update_rule: Any) -> tuple[str, Callable]:
+    """(name, rule) for a rule name from bnlab.solver.optim or a callable with its contract."""
+    if isinstance(update_rule, str):
+        check_choice("update_rule", update_rule, UPDATE_RULES)
+        return update_rule, UPDATE_RULES[update_rule]
+    if callable(update_rule):
+        return getattr(update_rule, "__qualname__", repr(update_rule)), update_rule
+    raise TypeError(
+        f"update_rule must be a rule name or a callable, got {type(update_rule).__name__}"
+    )
+
+
+def check_checkpoint_name(checkpoint_name: Any) -> str | None:
+    """The prefix as a str; its directory must exist now, not at the first epoch's end."""
+    if checkpoint_name is None:
+        return None
+    if not isinstance(checkpoint_name, str | os.PathLike):
+        raise TypeError(
+            f"checkpoint_name must be a str or a path, got {type(checkpoint_name).__name__}"
+        )
+    checkpoint_name = os.fspath(checkpoint_name)
+    folder = Path(checkpoint_name).parent
+    if not folder.is_dir():
+        raise ValueError(
+            f"checkpoint_name {checkpoint_name!r} points into {str(folder)!r}, "
+            f"which is not an existing directory"
+        )
+    return checkpoint_name
+
+
+def make_rng(seed: Any) -> np.random.Generator:
+    """The Solver's own generator: from an int or None, or a Generator used as given."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise TypeError(f"seed must be an int, a np.random.Generator or None, got {seed!r}")
+    return np.random.default_rng(seed)

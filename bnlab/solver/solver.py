@@ -1,0 +1,441 @@
+"""The Solver: minibatch training with per-epoch evaluation, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from bnlab.solver.arguments import (
+    DATA_KEYS,
+    check_checkpoint_name,
+    check_count,
+    check_data,
+    check_examples,
+    check_same_data,
+    describe_data,
+    make_rng,
+    refuse_unknown,
+    resolve_update_rule,
+)
+from bnlab.solver.checkpoint import checkpoint_path, load_checkpoint, write_checkpoint
+from bnlab.solver.optim import UPDATE_RULES, UpdateRule
+from bnlab.solver.progress import check_progress, progress_bar
+
+NOT_KEYWORDS = ("self", "model", "data", "unknown")
+# Settings a checkpoint carries; Solver.resume passes them back to __init__ unless overridden.
+SETTINGS = (
+    "update_rule",
+    "optim_config",
+    "lr_decay",
+    "batch_size",
+    "num_epochs",
+    "num_train_samples",
+    "num_val_samples",
+    "checkpoint_name",
+    "print_every",
+    "verbose",
+    "progress",
+)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite; ``epoch``, ``iteration`` and ``loss`` say where.
+
+    By the time it is raised the model holds the best params so far, and the Solver keeps its
+    histories (the last loss_history entry is the non-finite loss).
+    """
+
+    def __init__(self, message: str, epoch: int, iteration: int, loss: float) -> None:
+        super().__init__(message)
+        self.epoch, self.iteration, self.loss = epoch, iteration, loss
+
+
+class Solver:
+    """Trains a model by minibatch gradient descent, as cs231n's Solver does.
+
+    Model API (all the Solver relies on):
+    - ``model.params``: dict name -> ndarray (W1, b1, gamma1, beta1, ...), updated in place
+    - ``model.loss(X, y=None)``: scores (test mode) when y is None; else ``(loss, grads)``
+      (train mode) with ``grads`` keyed like ``params``
+    - optional ``model.loss_type``: 'softmax', 'svm' or 'mse'. With 'mse' (regression) the
+      per-epoch metric is the mean squared error and the best params are those with the LOWEST
+      validation MSE; otherwise it is accuracy, highest wins. ``solver.metric_name`` says which.
+    Normalisation running statistics live in the model object, so checkpoints capture them.
+
+    data: dict with X_train (N, ...), y_train (N, ...), X_val (N_val, ...), y_val (N_val, ...);
+    other keys (X_test, ...) are ignored.
+
+    Keywords (cs231n's, with its defaults):
+    - update_rule: a name from :mod:`bnlab.solver.optim` ('sgd', 'sgd_momentum', 'rmsprop',
+      'adam') or a callable with the same contract ``rule(w, dw, config) -> (next_w, config)``
+    - optim_config: hyperparameters for the rule; each parameter gets its own deep copy
+    - lr_decay: learning_rate is multiplied by this at the end of every epoch
+    - batch_size, num_epochs: num_epochs counts from the start of training, also on resume
+    - num_train_samples: the train metric is measured on this many examples (None: all)
+    - num_val_samples: likewise for validation (None: all)
+    - checkpoint_name: if given, write ``'%s_epoch_%d.pkl' % (checkpoint_name, epoch)`` after
+      every epoch (see :mod:`bnlab.solver.checkpoint`)
+    - print_every: print ``(Iteration i / n) loss: ...`` every this many iterations
+    - verbose: print anything at all
+    And bnlab's:
+    - seed: an int or an ``np.random.Generator``: the minibatch order and the metric
+      subsamples come from it alone, never from NumPy's global state
+    - progress: a bar per epoch when verbose: True (tqdm if installed, else a built-in bar on
+      stderr), 'tqdm', 'builtin' or False
+
+    Sampling: each epoch visits a fresh permutation of the training set, batch_size examples
+    at a time, for ``max(N // batch_size, 1)`` iterations, so no example repeats within an
+    epoch (cs231n samples with replacement). Metrics are recorded once before training (epoch
+    0, the untrained model; cs231n measures after the first iteration) and after every epoch.
+
+    To continue an interrupted run use :meth:`Solver.resume`. There is no ``resume=`` keyword:
+    the checkpoint carries the model (params and running statistics), so a model passed
+    alongside it would have to be silently ignored.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        data: Mapping[str, np.ndarray],
+        *,
+        update_rule: str | UpdateRule = "sgd",
+        optim_config: dict[str, Any] | None = None,
+        lr_decay: float = 1.0,
+        batch_size: int = 100,
+        num_epochs: int = 10,
+        num_train_samples: int | None = 1000,
+        num_val_samples: int | None = None,
+        checkpoint_name: str | os.PathLike | None = None,
+        print_every: int = 10,
+        verbose: bool = True,
+        seed: int | np.random.Generator | None = None,
+        progress: bool | str = True,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            signature = inspect.signature(Solver.__init__).parameters
+            refuse_unknown(unknown, [name for name in signature if name not in NOT_KEYWORDS])
+        if not isinstance(getattr(model, "params", None), dict) or not callable(
+            getattr(model, "loss", None)
+        ):
+            raise TypeError(
+                "model must have a params dict and a loss(X, y=None) method, "
+                f"got {type(model).__name__}"
+            )
+        self.model = model
+        self.X_train, self.y_train, self.X_val, self.y_val = check_data(data)
+        self.metric_name = "mse" if getattr(model, "loss_type", None) == "mse" else "accuracy"
+
+        self.update_rule_name, self.update_rule = resolve_update_rule(update_rule)
+        if optim_config is not None and not isinstance(optim_config, dict):
+            raise TypeError(f"optim_config must be a dict, got {type(optim_config).__name__}")
+        self.optim_config = {} if optim_config is None else optim_config
+        if not isinstance(lr_decay, int | float) or not lr_decay > 0:
+            raise ValueError(f"lr_decay must be a positive number, got {lr_decay!r}")
+        self.lr_decay = float(lr_decay)
+        self.batch_size = check_count("batch_size", batch_size, minimum=1)
+        self.num_epochs = check_count("num_epochs", num_epochs, minimum=0)
+        self.num_train_samples = check_count("num_train_samples", num_train_samples, 1, True)
+        self.num_val_samples = check_count("num_val_samples", num_val_samples, 1, True)
+        self.print_every = check_count("print_every", print_every, minimum=1)
+        self.verbose = bool(verbose)
+        check_progress(progress)
+        self.progress = progress
+        self.checkpoint_name = check_checkpoint_name(checkpoint_name)
+        self.rng = make_rng(seed)
+
+        self.num_train = self.X_train.shape[0]
+        # An epoch is N // batch_size full batches; the N % batch_size left over wait for the
+        # next permutation (as cs231n counts iterations).
+        self.iterations_per_epoch = max(self.num_train // self.batch_size, 1)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Book-keeping for a fresh run (cs231n's name)."""
+        self.epoch = 0
+        self.best_val_metric: float | None = None
+        self.best_epoch: int | None = None
+        self.best_params: dict[str, np.ndarray] | None = None
+        self.loss_history: list[float] = []
+        self.train_acc_history: list[float] = []  # the metric_name metric: MSE for regression
+        self.val_acc_history: list[float] = []
+        self.optim_configs = {name: copy.deepcopy(self.optim_config) for name in self.model.params}
+        self._order: np.ndarray | None = None  # this epoch's permutation of the training set
+        self._batch_in_epoch = 0
+
+    @property
+    def best_val_acc(self) -> float | None:
+        """cs231n's name: the best validation accuracy (0 before training; None for regression)."""
+        if self.metric_name != "accuracy":
+            return None
+        return 0.0 if self.best_val_metric is None else self.best_val_metric
+
+    # -- one iteration --------------------------------------------------------------------------
+
+    def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._order is None or self._batch_in_epoch >= self.iterations_per_epoch:
+            self._order = self.rng.permutation(self.num_train)
+            self._batch_in_epoch = 0
+        start = self._batch_in_epoch * self.batch_size
+        batch = self._order[start : start + self.batch_size]
+        self._batch_in_epoch += 1
+        return self.X_train[batch], self.y_train[batch]
+
+    def _step(self) -> float:
+        """One minibatch: one forward/backward, one in-place update per parameter."""
+        X_batch, y_batch = self._next_batch()
+        loss, grads = self.model.loss(X_batch, y_batch)
+        loss = float(loss)
+        self.loss_history.append(loss)
+        if not math.isfinite(loss):
+            self._diverged(loss)  # before the update: a NaN gradient never reaches the params
+        params = self.model.params
+        for name, w in params.items():
+            try:
+                dw = grads[name]
+            except KeyError:
+                raise KeyError(f"model.loss returned no gradient for parameter {name!r}") from None
+            params[name], self.optim_configs[name] = self.update_rule(
+                w, dw, self.optim_configs[name]
+            )
+        return loss
+
+    def _diverged(self, loss: float) -> None:
+        epoch, iteration = self.epoch + 1, self._batch_in_epoch
+        message = (
+            f"training diverged: the loss is {loss} at epoch {epoch}, iteration {iteration} of "
+            f"{self.iterations_per_epoch} (iteration {len(self.loss_history)} overall)"
+        )
+        if self.best_params is not None:
+            self._restore_best()
+            message += (
+                f"; the model holds the best params so far (epoch {self.best_epoch}, val "
+                f"{self.metric_name} {self.best_val_metric:.4g})"
+            )
+        if self.checkpoint_name is not None:
+            try:
+                path = write_checkpoint(f"{self.checkpoint_name}_diverged.pkl", self._checkpoint())
+                message += f", saved to {path}"
+            except OSError as error:  # the divergence is the news; a full disk must not hide it
+                message += f" (could not save a checkpoint: {error})"
+        message += ". Try a smaller learning rate."
+        raise TrainingDiverged(message, epoch=epoch, iteration=iteration, loss=loss)
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def check_accuracy(
+        self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100
+    ) -> float:
+        """The model's metric on (X, y): accuracy, or the mean squared error if metric_name is 'mse'.
+
+        X: (N, ...); y: (N,) labels, or regression targets shaped like the scores ((N,) when
+        the model predicts one number). num_samples: evaluate on a random subset of this many
+        examples, drawn without replacement from the solver's RNG. Scores are computed
+        batch_size examples at a time, in test mode.
+        """
+        check_examples("X", X, "y", y)
+        batch_size = check_count("batch_size", batch_size, minimum=1)
+        N = X.shape[0]
+        if num_samples is not None and N > num_samples:
+            subset = self.rng.choice(N, num_samples, replace=False)
+            X, y, N = X[subset], y[subset], num_samples
+        total, count = 0.0, 0
+        for start in range(0, N, batch_size):
+            scores = self.model.loss(X[start : start + batch_size])
+            y_batch = y[start : start + batch_size]
+            if self.metric_name == "mse":
+                if y_batch.size != scores.size:
+                    raise ValueError(
+                        f"y must hold one target per score: scores have shape {scores.shape}, "
+                        f"y rows have shape {y.shape[1:]}"
+                    )
+                diff = scores - y_batch.reshape(scores.shape)  # (N,) targets for (N, 1) scores
+                total += float(np.vdot(diff, diff))
+                count += diff.size
+            else:
+                total += int(np.count_nonzero(np.argmax(scores, axis=1) == y_batch))
+                count += y_batch.shape[0]
+        return total / count
+
+    check_metric = check_accuracy  # the honest name when the metric is an MSE
+
+    def _is_better(self, val_metric: float) -> bool:
+        if self.best_val_metric is None:
+            return not math.isnan(val_metric)
+        if self.metric_name == "mse":
+            return val_metric < self.best_val_metric
+        return val_metric > self.best_val_metric
+
+    def _restore_best(self) -> None:
+        """Copy the best params into the model's arrays (they stay the model's own arrays)."""
+        for name, best in self.best_params.items():
+            np.copyto(self.model.params[name], best)
+
+    # -- the training loop ----------------------------------------------------------------------
+
+    def train(self, on_epoch_end: Callable[[Solver], Any] | None = None) -> None:
+        """Train until ``self.epoch == self.num_epochs``, then put the best params in the model.
+
+        on_epoch_end(solver) is called after every evaluation, the initial one (epoch 0)
+        included, once histories and checkpoint are up to date: a place to record activations
+        or anything else per epoch. Calling train() again after raising num_epochs continues.
+        Raises TrainingDiverged if the loss becomes NaN or infinite.
+        """
+        if on_epoch_end is not None and not callable(on_epoch_end):
+            raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
+        if not self.val_acc_history:  # nothing measured yet: record the untrained model
+            self._end_epoch(time.perf_counter(), on_epoch_end)
+        while self.epoch < self.num_epochs:
+            start = time.perf_counter()
+            self._train_epoch()
+            self._end_epoch(start, on_epoch_end)
+        if self.best_params is not None:
+            self._restore_best()
+
+    def _train_epoch(self) -> None:
+        epoch = self.epoch + 1
+        batch_len = min(self.batch_size, self.num_train)
+        num_iterations = self.num_epochs * self.iterations_per_epoch
+        show = self.progress if self.verbose else False
+        bar = progress_bar(
+            show, self.iterations_per_epoch * batch_len, f"epoch {epoch}/{self.num_epochs}"
+        )
+        self._order = None  # a fresh permutation for every epoch
+        try:
+            for _ in range(self.iterations_per_epoch):
+                loss = self._step()
+                bar.update(batch_len, loss)
+                t = len(self.loss_history) - 1  # 0-based iteration count since the start
+                if self.verbose and t % self.print_every == 0:
+                    bar.write(f"(Iteration {t + 1} / {num_iterations}) loss: {loss:f}")
+        finally:
+            bar.close()
+        self.epoch = epoch
+        if self.lr_decay != 1.0:
+            for config in self.optim_configs.values():
+                if "learning_rate" in config:
+                    config["learning_rate"] *= self.lr_decay
+
+    def _end_epoch(self, start: float, on_epoch_end: Callable[[Solver], Any] | None) -> None:
+        """Measure, keep the best params, checkpoint, print the summary, call back."""
+        train_metric = self.check_accuracy(
+            self.X_train, self.y_train, num_samples=self.num_train_samples
+        )
+        val_metric = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        self.train_acc_history.append(train_metric)
+        self.val_acc_history.append(val_metric)
+        if self._is_better(val_metric):
+            self.best_val_metric, self.best_epoch = val_metric, self.epoch
+            self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+        if self.checkpoint_name is not None:
+            write_checkpoint(checkpoint_path(self.checkpoint_name, self.epoch), self._checkpoint())
+        if self.verbose:
+            short = "acc" if self.metric_name == "accuracy" else "mse"
+            line = (
+                f"(Epoch {self.epoch} / {self.num_epochs}) train {short}: {train_metric:f}; "
+                f"val_{short}: {val_metric:f}"
+            )
+            if self.epoch > 0:
+                epoch_losses = self.loss_history[-self.iterations_per_epoch :]
+                line += f"; loss: {np.mean(epoch_losses):.4f}; {time.perf_counter() - start:.1f} s"
+            print(line, flush=True)
+        if on_epoch_end is not None:
+            on_epoch_end(self)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def _checkpoint(self) -> dict[str, Any]:
+        """cs231n's checkpoint keys, plus the state that makes resuming exact."""
+        rates = [c["learning_rate"] for c in self.optim_configs.values() if "learning_rate" in c]
+        return {
+            "model": self.model,
+            "update_rule": (
+                self.update_rule_name
+                if UPDATE_RULES.get(self.update_rule_name) is self.update_rule
+                else self.update_rule
+            ),
+            "lr_decay": self.lr_decay,
+            "optim_config": self.optim_config,
+            "batch_size": self.batch_size,
+            "num_train_samples": self.num_train_samples,
+            "num_val_samples": self.num_val_samples,
+            "epoch": self.epoch,
+            "loss_history": self.loss_history,
+            "train_acc_history": self.train_acc_history,
+            "val_acc_history": self.val_acc_history,
+            # for Solver.resume
+            "num_epochs": self.num_epochs,
+            "optim_configs": self.optim_configs,
+            "best_params": self.best_params,
+            "best_val_metric": self.best_val_metric,
+            "best_epoch": self.best_epoch,
+            "metric_name": self.metric_name,
+            "rng_state": self.rng.bit_generator.state,
+            "learning_rate": rates[0] if rates else None,
+            "checkpoint_name": self.checkpoint_name,
+            "print_every": self.print_every,
+            "verbose": self.verbose,
+            "progress": self.progress,
+            "data_shapes": describe_data({key: getattr(self, key) for key in DATA_KEYS}),
+        }
+
+    @classmethod
+    def resume(
+        cls, path: str | os.PathLike, data: Mapping[str, np.ndarray], **overrides: Any
+    ) -> Solver:
+        """A Solver that continues from a checkpoint: ``train()`` runs the next epoch.
+
+        data: the same data the run was started with (shapes are checked).
+        overrides: any Solver keyword except seed (the RNG continues from its saved state).
+        num_epochs is the total to reach, so a 4-epoch run stopped after 2 is finished by
+        ``Solver.resume(path, data, num_epochs=4).train()``, with the same histories and
+        params as if it had never stopped. optim_config entries (e.g. learning_rate) are
+        written into every parameter's config; update_rule cannot change, since the saved
+        optimizer state belongs to the old rule.
+        """
+        checkpoint = load_checkpoint(path)
+        if "seed" in overrides:
+            raise TypeError("seed cannot be given to Solver.resume: the saved RNG state continues")
+        settings = {key: checkpoint[key] for key in SETTINGS if key in checkpoint}
+        saved_rule = settings["update_rule"]
+        rule = overrides.get("update_rule", saved_rule)
+        if rule != saved_rule and UPDATE_RULES.get(saved_rule) is not rule:
+            raise ValueError(
+                f"update_rule cannot change on resume: the checkpoint holds "
+                f"{saved_rule!r} state, got update_rule={rule!r}"
+            )
+        new_config = overrides.pop("optim_config", None)
+        if new_config is not None:
+            settings["optim_config"] = {**settings["optim_config"], **new_config}
+        settings.update(overrides)
+        solver = cls(checkpoint["model"], data, **settings)
+
+        check_same_data(checkpoint.get("data_shapes", {}), data)
+        if checkpoint["metric_name"] != solver.metric_name:
+            raise ValueError(
+                f"the checkpoint tracked {checkpoint['metric_name']}, the model gives "
+                f"{solver.metric_name}"
+            )
+        solver.epoch = checkpoint["epoch"]
+        solver.loss_history = list(checkpoint["loss_history"])
+        solver.train_acc_history = list(checkpoint["train_acc_history"])
+        solver.val_acc_history = list(checkpoint["val_acc_history"])
+        solver.optim_configs = checkpoint["optim_configs"]
+        if new_config is not None:
+            for config in solver.optim_configs.values():
+                config.update(copy.deepcopy(new_config))
+        solver.best_params = checkpoint["best_params"]
+        solver.best_val_metric = checkpoint["best_val_metric"]
+        solver.best_epoch = checkpoint.get("best_epoch")
+        state = checkpoint["rng_state"]
+        bit_generator = getattr(np.random, state["bit_generator"])()
+        bit_generator.state = state
+        solver.rng = np.random.Generator(bit_generator)
+        return solver

@@ -1,0 +1,487 @@
+"""Solver: training, sampling, metrics, checkpoints, exact resume, the NaN guard, errors."""
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+from toy_models import DivergingModel, LinearModel, RecordingModel, blobs
+
+import bnlab.solver.checkpoint as checkpoint_module
+import bnlab.solver.progress as progress_module
+from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, write_checkpoint
+from bnlab.solver.checkpoint import CS231N_KEYS, RESUME_KEYS
+from bnlab.solver.optim import UPDATE_RULES, sgd
+from bnlab.solver.progress import TextBar
+
+QUIET = {"verbose": False}
+RATES = {"sgd": 0.5, "sgd_momentum": 0.1, "rmsprop": 5e-2, "adam": 5e-2}
+
+
+def make_solver(model=None, data=None, **kwargs):
+    settings = {"batch_size": 10, "num_epochs": 2, "seed": 0, **QUIET, **kwargs}
+    return Solver(model or LinearModel(), blobs() if data is None else data, **settings)
+
+
+# -- training -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", sorted(UPDATE_RULES))
+def test_every_update_rule_lowers_the_loss(rule):
+    solver = make_solver(update_rule=rule, optim_config={"learning_rate": RATES[rule]})
+    solver.train()
+    first, last = np.mean(solver.loss_history[:3]), np.mean(solver.loss_history[-3:])
+    assert last < 0.5 * first, f"{rule}: loss went from {first:.3f} to {last:.3f}"
+    assert solver.val_acc_history[-1] > solver.val_acc_history[0]
+
+
+def test_overfits_a_tiny_dataset():
+    data = blobs(num_train=20, num_val=10)
+    solver = make_solver(
+        data=data, update_rule="adam", optim_config={"learning_rate": 0.1}, num_epochs=30
+    )
+    solver.train()
+    assert solver.train_acc_history[-1] == 1.0
+    assert solver.check_accuracy(data["X_train"], data["y_train"]) == 1.0
+
+
+def test_histories_have_one_entry_per_epoch_plus_the_untrained_model():
+    solver = make_solver(num_epochs=3)
+    solver.train()
+    assert solver.epoch == 3
+    assert len(solver.loss_history) == 3 * solver.iterations_per_epoch == 3 * 6
+    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 4
+
+
+def test_train_restores_the_best_params_and_keeps_them_apart():
+    snapshots = []
+    solver = make_solver(update_rule="sgd", optim_config={"learning_rate": 0.5}, num_epochs=4)
+    solver.train(on_epoch_end=lambda s: snapshots.append(copy_params(s.model)))
+    best = int(np.argmax(solver.val_acc_history))  # first maximum: later ties are not better
+    assert solver.best_epoch == best
+    assert solver.best_val_acc == solver.best_val_metric == max(solver.val_acc_history)
+    assert_same_params(solver.model.params, snapshots[best])
+    assert all(solver.best_params[k] is not solver.model.params[k] for k in solver.best_params)
+
+
+def test_each_parameter_gets_its_own_config():
+    solver = make_solver(update_rule="sgd_momentum", optim_config={"learning_rate": 0.1})
+    solver.train()
+    configs = solver.optim_configs
+    assert configs["W"] is not configs["b"] and configs["W"] is not solver.optim_config
+    assert configs["W"]["velocity"].shape == (4, 3) and configs["b"]["velocity"].shape == (3,)
+    assert "velocity" not in solver.optim_config  # the user's dict is never filled in
+
+
+def test_lr_decay_at_the_end_of_each_epoch():
+    solver = make_solver(optim_config={"learning_rate": 0.1}, lr_decay=0.5, num_epochs=3)
+    solver.train()
+    for config in solver.optim_configs.values():
+        assert config["learning_rate"] == pytest.approx(0.1 * 0.5**3, rel=1e-15)
+
+
+def test_float32_model_stays_float32():
+    solver = make_solver(
+        model=LinearModel(dtype=np.float32), data=blobs(dtype=np.float32), update_rule="adam"
+    )
+    solver.train()
+    for name, w in solver.model.params.items():
+        assert w.dtype == np.float32, name
+        for key in ("m", "v"):
+            assert solver.optim_configs[name][key].dtype == np.float32
+
+
+def test_callable_update_rule():
+    calls = []
+
+    def halved_sgd(w, dw, config=None):
+        calls.append(w.shape)
+        return sgd(w, dw, {**(config or {}), "learning_rate": 0.25})
+
+    solver = make_solver(update_rule=halved_sgd)
+    solver.train()
+    assert len(calls) == 2 * solver.iterations_per_epoch * 2  # 2 epochs, 2 params
+    assert solver.update_rule is halved_sgd
+    assert solver.val_acc_history[-1] > solver.val_acc_history[0]
+
+
+def test_randomness_is_local():
+    # Reading NumPy's legacy global RNG is the point: the Solver must leave it untouched.
+    global_state = np.random.get_state()[1].copy()  # noqa: NPY002
+    runs = []
+    for _ in range(2):
+        solver = make_solver(num_train_samples=15, num_val_samples=7)
+        solver.train()
+        runs.append((solver.loss_history, solver.train_acc_history, solver.val_acc_history))
+    assert runs[0] == runs[1]
+    np.testing.assert_array_equal(np.random.get_state()[1], global_state)  # noqa: NPY002
+
+
+# -- sampling -------------------------------------------------------------------------------------
+
+
+def id_data(num_train, num_val=5):
+    """Column 0 of X is the example's id, so a RecordingModel can tell which ones it saw."""
+    data = blobs(num_train=num_train, num_val=num_val)
+    data["X_train"][:, 0] = np.arange(num_train)
+    return data
+
+
+def test_each_example_once_per_epoch():
+    model = RecordingModel()
+    solver = make_solver(model=model, data=id_data(40), num_epochs=3)
+    solver.train()
+    per_epoch = np.split(np.concatenate(model.seen), 3)
+    for epoch, seen in enumerate(per_epoch, start=1):
+        np.testing.assert_array_equal(np.sort(seen), np.arange(40), err_msg=f"epoch {epoch}")
+    assert not np.array_equal(per_epoch[0], per_epoch[1]), "a fresh permutation every epoch"
+
+
+def test_leftover_examples_are_not_repeated():
+    model = RecordingModel()
+    solver = make_solver(model=model, data=id_data(45), num_epochs=2)
+    solver.train()
+    assert solver.iterations_per_epoch == 4  # 45 // 10, as cs231n counts
+    for seen in np.split(np.concatenate(model.seen), 2):
+        assert len(seen) == 40 and len(np.unique(seen)) == 40
+
+
+def test_batch_larger_than_the_training_set():
+    model = RecordingModel()
+    solver = make_solver(model=model, data=id_data(7), batch_size=10)
+    solver.train()
+    assert solver.iterations_per_epoch == 1
+    assert [np.sort(seen).tolist() for seen in model.seen] == [list(range(7))] * 2
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+
+def regression_data(num_train=40, num_val=20):
+    """Validation targets have the opposite sign: fitting the training set worsens val MSE."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal(4)
+    X_train, X_val = rng.standard_normal((num_train, 4)), rng.standard_normal((num_val, 4))
+    return {"X_train": X_train, "y_train": X_train @ w, "X_val": X_val, "y_val": -(X_val @ w)}
+
+
+def test_regression_tracks_mse_and_keeps_the_lowest():
+    model = LinearModel(num_outputs=1, loss_type="mse")
+    snapshots = []
+    solver = make_solver(
+        model=model, data=regression_data(), optim_config={"learning_rate": 0.1}, num_epochs=3
+    )
+    assert solver.metric_name == "mse"
+    solver.train(on_epoch_end=lambda s: snapshots.append(copy_params(s.model)))
+    val = solver.val_acc_history
+    assert val[-1] > val[0], "the data are built so that training raises val MSE"
+    assert solver.train_acc_history[-1] < solver.train_acc_history[0]
+    assert solver.best_val_metric == min(val) and solver.best_epoch == int(np.argmin(val))
+    assert solver.best_val_acc is None
+    assert_same_params(solver.model.params, snapshots[solver.best_epoch])
+
+
+def test_check_accuracy_mse_value():
+    data = regression_data()
+    model = LinearModel(num_outputs=1, loss_type="mse")
+    solver = make_solver(model=model, data=data)
+    predictions = data["X_val"] @ model.params["W"] + model.params["b"]  # (N, 1)
+    expected = np.mean((predictions[:, 0] - data["y_val"]) ** 2)
+    assert solver.check_accuracy(data["X_val"], data["y_val"], batch_size=7) == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+def test_check_accuracy_value_and_subsample():
+    data = blobs()
+    solver = make_solver(data=data)
+    scores = solver.model.loss(data["X_val"])
+    expected = np.mean(np.argmax(scores, axis=1) == data["y_val"])
+    assert solver.check_accuracy(data["X_val"], data["y_val"], batch_size=7) == expected
+    subset = solver.check_accuracy(data["X_val"], data["y_val"], num_samples=10)
+    assert subset * 10 == round(subset * 10)  # a fraction of 10 distinct examples
+
+
+# -- progress and messages ------------------------------------------------------------------------
+
+
+def test_verbose_prints_iterations_and_epoch_summaries(capsys):
+    solver = make_solver(verbose=True, progress="builtin", print_every=5)
+    solver.train()
+    out, err = capsys.readouterr()
+    assert "(Iteration 1 / 12) loss: " in out and "(Iteration 6 / 12) loss: " in out
+    assert "(Iteration 2 / 12)" not in out
+    assert "(Epoch 0 / 2) train acc: " in out
+    assert "(Epoch 2 / 2) train acc: " in out and "; loss: " in out and " s" in out
+    assert "epoch 1/2" in err and "ex/s" in err
+
+
+def test_builtin_bar_shows_loss_and_rate_then_clears():
+    stream = io.StringIO()
+    bar = TextBar(total=100, desc="epoch 1/3", file=stream, min_interval=0)
+    bar.update(50, loss=0.25)
+    assert "epoch 1/3  50% |" in stream.getvalue() and "50/100 ex  loss 0.25" in stream.getvalue()
+    assert "ex/s" in stream.getvalue()
+    bar.close()
+    assert stream.getvalue().endswith("\r")
+
+
+def test_tqdm_bar(capsys):
+    pytest.importorskip("tqdm")
+    make_solver(verbose=True, progress="tqdm", print_every=100).train()
+    err = capsys.readouterr().err
+    assert "epoch 2/2" in err and "ex/s" in err and "loss" in err
+
+
+def test_without_tqdm_the_builtin_bar_draws(monkeypatch):
+    monkeypatch.setattr(progress_module, "have_tqdm", lambda: False)
+    with pytest.raises(ValueError, match="progress='tqdm' needs tqdm"):
+        make_solver(progress="tqdm")
+    assert isinstance(progress_module.progress_bar(True, 10, "epoch 1/1"), TextBar)
+
+
+def test_quiet_prints_nothing(capsys):
+    make_solver().train()
+    assert capsys.readouterr() == ("", "")
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+
+
+def test_checkpoint_files_and_keys(tmp_path):
+    name = tmp_path / "run"
+    solver = make_solver(checkpoint_name=name, update_rule="adam")
+    solver.train()
+    files = sorted(os.listdir(tmp_path))
+    assert files == ["run_epoch_0.pkl", "run_epoch_1.pkl", "run_epoch_2.pkl"]  # no temp files
+    with open(tmp_path / "run_epoch_1.pkl", "rb") as f:
+        saved = pickle.load(f)
+    assert set(CS231N_KEYS + RESUME_KEYS) <= set(saved)
+    assert saved["epoch"] == 1 and saved["update_rule"] == "adam"
+    assert len(saved["loss_history"]) == solver.iterations_per_epoch
+    assert saved["optim_configs"]["W"]["t"] == solver.iterations_per_epoch
+    assert saved["rng_state"]["bit_generator"] == "PCG64"
+    assert isinstance(saved["model"], LinearModel)
+
+
+def test_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "run_epoch_1.pkl"
+    write_checkpoint(path, {"epoch": 1})
+
+    def half_then_crash(obj, f, protocol=None):
+        f.write(b"\x80\x05 half a pickle")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module.pickle, "dump", half_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_checkpoint(path, {"epoch": 2})
+    with open(path, "rb") as f:
+        assert pickle.load(f) == {"epoch": 1}
+    assert os.listdir(tmp_path) == ["run_epoch_1.pkl"]
+
+
+@pytest.mark.parametrize("rule", ["sgd_momentum", "adam"])
+def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, rule):
+    settings = {
+        "update_rule": rule,
+        "optim_config": {"learning_rate": 0.05},
+        "lr_decay": 0.9,
+        "num_train_samples": 25,  # subsampling draws from the RNG too
+        "num_val_samples": 20,
+    }
+    straight = make_solver(num_epochs=4, **settings)
+    straight.train()
+
+    first = make_solver(num_epochs=2, checkpoint_name=tmp_path / "run", **settings)
+    first.train()
+    resumed = Solver.resume(tmp_path / "run_epoch_2.pkl", blobs(), num_epochs=4)
+    assert resumed.epoch == 2
+    resumed.train()
+
+    assert resumed.loss_history == straight.loss_history
+    assert resumed.train_acc_history == straight.train_acc_history
+    assert resumed.val_acc_history == straight.val_acc_history
+    assert resumed.best_val_metric == straight.best_val_metric
+    assert_same_params(resumed.model.params, straight.model.params)
+    np.testing.assert_array_equal(
+        resumed.model.bn_params[0]["running_mean"], straight.model.bn_params[0]["running_mean"]
+    )
+    assert sorted(os.listdir(tmp_path))[-1] == "run_epoch_4.pkl"  # the resumed run checkpoints on
+
+
+def test_resume_a_batchnorm_net_exactly(tmp_path):
+    """The real net: running statistics and dropout state travel inside the pickled model."""
+    from bnlab.nets import FullyConnectedNet
+
+    def net():
+        return FullyConnectedNet(
+            [8, 8], input_dim=4, num_classes=3, normalization="batchnorm", dtype=np.float64, seed=0
+        )
+
+    settings = {"update_rule": "adam", "optim_config": {"learning_rate": 1e-2}}
+    straight = make_solver(model=net(), num_epochs=3, **settings)
+    straight.train()
+    make_solver(model=net(), num_epochs=1, checkpoint_name=tmp_path / "bn", **settings).train()
+    resumed = Solver.resume(tmp_path / "bn_epoch_1.pkl", blobs(), num_epochs=3)
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
+    assert resumed.val_acc_history == straight.val_acc_history
+    assert_same_params(resumed.model.params, straight.model.params)
+    for ours, theirs in zip(resumed.model.bn_params, straight.model.bn_params, strict=True):
+        np.testing.assert_array_equal(ours["running_var"], theirs["running_var"])
+
+
+def test_resume_overrides_and_refusals(tmp_path):
+    make_solver(checkpoint_name=tmp_path / "run", update_rule="adam").train()
+    path = tmp_path / "run_epoch_2.pkl"
+    resumed = Solver.resume(path, blobs(), num_epochs=3, optim_config={"learning_rate": 1e-4})
+    assert all(c["learning_rate"] == 1e-4 for c in resumed.optim_configs.values())
+    assert resumed.optim_configs["W"]["t"] == 12  # the state carried over
+    with pytest.raises(TypeError, match="seed cannot be given"):
+        Solver.resume(path, blobs(), seed=1)
+    with pytest.raises(ValueError, match="update_rule cannot change on resume"):
+        Solver.resume(path, blobs(), update_rule="sgd")
+    with pytest.raises(ValueError, match=r"data\['X_train'\] is float64 array of shape \(50, 4\)"):
+        Solver.resume(path, blobs(num_train=50))
+    with pytest.raises(TypeError, match="unknown keyword argument"):
+        Solver.resume(path, blobs(), epochs=3)
+    with open(tmp_path / "cs231n.pkl", "wb") as f:
+        pickle.dump({"model": None, "epoch": 1}, f)
+    with pytest.raises(ValueError, match="cannot be resumed from: it lacks update_rule"):
+        load_checkpoint(tmp_path / "cs231n.pkl")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Solver.resume(tmp_path / "missing.pkl", blobs())
+
+
+# -- the NaN guard --------------------------------------------------------------------------------
+
+
+def test_nan_loss_stops_with_epoch_iteration_and_best_params(tmp_path):
+    snapshots = []
+    model = DivergingModel(nan_at=15)  # 6 iterations per epoch: epoch 3, iteration 3
+    solver = make_solver(model=model, num_epochs=5, checkpoint_name=tmp_path / "run")
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train(on_epoch_end=lambda s: snapshots.append(copy_params(s.model)))
+    error = caught.value
+    assert "loss is nan at epoch 3, iteration 3 of 6 (iteration 15 overall)" in str(error)
+    assert isinstance(error, FloatingPointError)
+    assert (error.epoch, error.iteration) == (3, 3) and np.isnan(error.loss)
+    assert len(solver.loss_history) == 15 and np.isnan(solver.loss_history[-1])
+    assert len(solver.val_acc_history) == 3  # epochs 0, 1, 2
+    assert_same_params(solver.model.params, snapshots[solver.best_epoch])
+    assert all(np.isfinite(w).all() for w in solver.model.params.values())
+    saved = load_checkpoint(tmp_path / "run_diverged.pkl")
+    assert_same_params(saved["model"].params, snapshots[solver.best_epoch])
+    assert str(tmp_path / "run_diverged.pkl") in str(error)
+
+
+def test_infinite_loss_is_caught_too():
+    class Exploding(LinearModel):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            return out if y is None else (float("inf"), out[1])
+
+    with pytest.raises(TrainingDiverged, match="loss is inf at epoch 1, iteration 1 of 6"):
+        make_solver(model=Exploding()).train()
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_unknown_keyword_is_refused_with_a_suggestion():
+    with pytest.raises(
+        TypeError,
+        match=r"unknown keyword argument\(s\) 'num_epoch' \(did you mean 'num_epochs'\?\)",
+    ):
+        make_solver(num_epoch=3)
+
+
+def test_missing_and_mismatched_data():
+    data = blobs()
+    with pytest.raises(ValueError, match="data is missing X_val, y_val; the Solver needs"):
+        make_solver(data={"X_train": data["X_train"], "y_train": data["y_train"]})
+    with pytest.raises(
+        ValueError,
+        match=r"data\['X_train'\] and data\['y_train'\] must have one row per example, got shapes \(60, 4\) and \(59,\)",
+    ):
+        make_solver(data={**data, "y_train": data["y_train"][:-1]})
+    with pytest.raises(
+        ValueError,
+        match=r"data\['X_val'\] examples must have the shape of data\['X_train'\]'s, \(4,\), got \(3,\)",
+    ):
+        make_solver(data={**data, "X_val": data["X_val"][:, :3]})
+    with pytest.raises(TypeError, match=r"data\['y_val'\] must be a numpy ndarray, got list"):
+        make_solver(data={**data, "y_val": list(data["y_val"])})
+    with pytest.raises(TypeError, match="data must be a dict"):
+        make_solver(data=[data["X_train"]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"update_rule": "adagrad"}, ValueError, "update_rule must be one of"),
+        ({"update_rule": 3}, TypeError, "update_rule must be a rule name or a callable"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
+        ({"num_epochs": -1}, ValueError, "num_epochs must be >= 0"),
+        ({"num_train_samples": 0}, ValueError, "num_train_samples must be >= 1"),
+        ({"lr_decay": 0}, ValueError, "lr_decay must be a positive number"),
+        ({"optim_config": [1e-3]}, TypeError, "optim_config must be a dict"),
+        ({"progress": "fancy"}, ValueError, "progress must be one of"),
+        ({"seed": 1.5}, TypeError, "seed must be an int"),
+        ({"seed": True}, TypeError, "seed must be an int"),
+        ({"checkpoint_name": "/no/such/dir/run"}, ValueError, "not an existing directory"),
+        ({"checkpoint_name": 3}, TypeError, "checkpoint_name must be a str or a path, got int"),
+        ({"print_every": None}, TypeError, "print_every must be an int, got None"),
+    ],
+)
+def test_bad_settings(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        make_solver(**kwargs)
+
+
+def test_bad_evaluation_and_callback_arguments():
+    data = blobs()
+    solver = make_solver(data=data)
+    with pytest.raises(
+        ValueError, match=r"X and y must have one row per example, got shapes \(30, 4\) and \(29,\)"
+    ):
+        solver.check_accuracy(data["X_val"], data["y_val"][:-1])
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        solver.check_accuracy(data["X_val"], data["y_val"], batch_size=0)
+    with pytest.raises(TypeError, match="on_epoch_end must be callable, got int"):
+        solver.train(on_epoch_end=3)
+    regression = regression_data()
+    solver = make_solver(model=LinearModel(num_outputs=1, loss_type="mse"), data=regression)
+    with pytest.raises(
+        ValueError, match=r"y must hold one target per score: scores have shape \(30, 1\)"
+    ):
+        solver.check_accuracy(regression["X_train"][:30], np.zeros((30, 2)))
+
+
+def test_bad_model_and_missing_gradient():
+    with pytest.raises(TypeError, match="model must have a params dict and a loss"):
+        make_solver(model=object())
+
+    class Forgetful(LinearModel):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            return out if y is None else (out[0], {"W": out[1]["W"]})
+
+    with pytest.raises(KeyError, match=r"model\.loss returned no gradient for parameter 'b'"):
+        make_solver(model=Forgetful()).train()
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def copy_params(model):
+    return {name: w.copy() for name, w in model.params.items()}
+
+
+def assert_same_params(actual, expected):
+    """Bit-for-bit equal: copies of the same arrays, or an exactly reproduced run."""
+    assert actual.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
