@@ -25,6 +25,8 @@ class TrainConfig:
     activation: str = "relu"
     update: str = "adam"
     lr: float = 1e-3
+    lr_decay: float = 1.0  # learning rate multiplied by this after every epoch
+    keep: float = 1.0  # dropout keep probability (1 = no dropout)
     epochs: int = 10
     batch_size: int = 100
     reg: float = 0.0
@@ -63,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--activation", default=d.activation, choices=["relu", "tanh", "sigmoid", "leaky_relu"])
     add("--update", default=d.update, choices=["sgd", "sgd_momentum", "rmsprop", "adam"])
     add("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr})")
+    add("--lr-decay", type=float, default=d.lr_decay, help="lr multiplier per epoch")
+    add("--keep", type=float, default=d.keep, help="dropout keep probability (1 = none)")
     add("--epochs", type=int, default=d.epochs)
     add("--batch-size", type=int, default=d.batch_size)
     add("--reg", type=float, default=d.reg, help="L2 regularisation strength")
@@ -85,6 +89,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         activation=args.activation,
         update=args.update,
         lr=args.lr,
+        lr_decay=args.lr_decay,
+        keep=args.keep,
         epochs=args.epochs,
         batch_size=args.batch_size,
         reg=args.reg,
@@ -120,7 +126,9 @@ def train(config: TrainConfig) -> dict:
         data = dict(data, X_train=data["X_train"][: config.num_train])
         data["y_train"] = data["y_train"][: config.num_train]
     input_dim = int(np.prod(data["X_train"].shape[1:]))
-    num_classes = int(data["y_train"].max()) + 1
+    num_classes = (
+        len(data["class_names"]) if "class_names" in data else int(data["y_train"].max()) + 1
+    )
     print(
         f"data: {config.data}, {len(data['X_train'])} train / {len(data['X_val'])} val / "
         f"{len(data['X_test'])} test examples of shape {data['X_train'].shape[1:]}"
@@ -139,17 +147,21 @@ def train(config: TrainConfig) -> dict:
                 num_classes=num_classes,
                 normalization=None if norm == "none" else norm,
                 reg=config.reg,
+                dropout_keep_ratio=config.keep,
                 weight_scale=_weight_scale(config.weight_scale),
                 dtype=dtype,
                 seed=config.seed,
                 activation=config.activation,
             )
+            if model.use_dropout:  # a fresh mask every step (seed alone would fix it, as in cs231n)
+                model.dropout_param["rng"] = np.random.default_rng(config.seed)
             checkpoint = f"{config.checkpoint}-{label}" if config.checkpoint else None
             solvers[label] = Solver(
                 model,
                 data,
                 update_rule=config.update,
                 optim_config={"learning_rate": config.lr},
+                lr_decay=config.lr_decay,
                 num_epochs=config.epochs,
                 batch_size=config.batch_size,
                 checkpoint_name=checkpoint,
