@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr})")
     add("--lr-decay", type=float, default=d.lr_decay, help="lr multiplier per epoch")
     add("--keep", type=float, default=d.keep, help="dropout keep probability (1 = none)")
-    add("--epochs", type=int, default=d.epochs)
+    add("--epochs", type=int, default=None, help=f"(default: {d.epochs}; 2 with --quick)")
     add("--batch-size", type=int, default=d.batch_size)
     add("--reg", type=float, default=d.reg, help="L2 regularisation strength")
     add("--weight-scale", default=d.weight_scale, help="init std, or 'he' / 'xavier'")
@@ -91,7 +91,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr=args.lr,
         lr_decay=args.lr_decay,
         keep=args.keep,
-        epochs=args.epochs,
+        epochs=args.epochs or (2 if args.quick else TrainConfig.epochs),
         batch_size=args.batch_size,
         reg=args.reg,
         weight_scale=args.weight_scale,
@@ -103,7 +103,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         resume=args.resume,
     )
     if args.quick:
-        config.epochs, config.num_train = 2, config.num_train or 1000
+        config.num_train = config.num_train or 1000
     return config
 
 
