@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bnlab.data import load_dataset, subsample
-from bnlab.solver import Solver
+from bnlab.nets import FullyConnectedNet
+from bnlab.solver import Solver, TrainingDiverged
 
 
 @dataclass
@@ -67,3 +68,60 @@ def train_model(
     )
     solver.train(on_epoch_end=on_epoch_end)
     return solver
+
+
+def train_model_or_diverge(
+    model: Any, data: dict[str, Any], **train_kwargs: Any
+) -> tuple[Solver, bool]:
+    """:func:`train_model`, but a NaN/inf loss ends the run instead of raising.
+
+    Returns (solver, diverged). A diverged solver keeps its curves up to the bad loss (the last
+    loss_history entry is that non-finite value) and the model holds its best params so far.
+    """
+    seen: list[Solver] = []
+    on_epoch_end = train_kwargs.pop("on_epoch_end", None)
+
+    def remember(solver: Solver) -> None:  # epoch 0 is measured before any step, so this runs
+        if not seen:
+            seen.append(solver)
+        if on_epoch_end is not None:
+            on_epoch_end(solver)
+
+    try:
+        return train_model(model, data, on_epoch_end=remember, **train_kwargs), False
+    except TrainingDiverged:
+        return seen[0], True
+
+
+def init_like_pytorch(model: Any, seed: int) -> None:
+    """W{i}, b{i} ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), in place: PyTorch's default Linear/Conv init.
+
+    The seeds built their nets in PyTorch, whose default (kaiming_uniform with a = sqrt(5))
+    gives std 1/sqrt(3 * fan_in): a different scale per layer, which no single bnlab
+    ``weight_scale`` reproduces. fan_in is W.shape[0] for an affine W (D, M) and C*HH*WW for a
+    conv W (F, C, HH, WW). gamma/beta keep their 1/0.
+    """
+    rng = np.random.default_rng(seed)
+    for name, w in model.params.items():
+        if not name.startswith("W"):
+            continue
+        fan_in = w.shape[0] if w.ndim == 2 else int(np.prod(w.shape[1:]))
+        bound = 1.0 / np.sqrt(fan_in)
+        w[...] = rng.uniform(-bound, bound, w.shape)
+        bias = model.params[f"b{name[1:]}"]
+        bias[...] = rng.uniform(-bound, bound, bias.shape)
+
+
+def fc_net_for(
+    data: dict[str, Any], hidden_dims: Sequence[int], **net_kwargs: Any
+) -> FullyConnectedNet:
+    """A FullyConnectedNet sized for ``data``: one input per pixel, one output per class.
+
+    net_kwargs go to FullyConnectedNet (normalization, weight_scale, dtype, seed, ...).
+    """
+    return FullyConnectedNet(
+        list(hidden_dims),
+        input_dim=int(np.prod(data["X_train"].shape[1:])),  # (N, C, H, W) -> C*H*W
+        num_classes=len(data["class_names"]),
+        **net_kwargs,
+    )

@@ -1,0 +1,146 @@
+"""Figures of seed 003's experiments: activation histograms, backward timings, weight-scale sweep.
+
+The training curves of ``bn-vs-baseline`` are :func:`bnlab.plotting.plot_training_curves`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bnlab.plotting.style import LABELS, color_for, new_figure, save_figure
+
+# Features are not roles (baseline / batchnorm), so they take colours no role uses.
+FEATURE_COLORS = ["tab:red", "tab:green", "tab:purple", "tab:brown", "tab:cyan"]
+
+
+def plot_feature_histograms(
+    panels: Mapping[str, np.ndarray], path: str | Path, title: str | None = None
+) -> Path:
+    """One panel per stage, a histogram per feature overlaid, its mean and std in the legend.
+
+    panels: stage name -> activations (N, D), e.g. {'before batchnorm': a, ...}; at most a
+    handful of features D (each gets a colour).
+    """
+    ncols = 2 if len(panels) > 1 else 1
+    nrows = -(-len(panels) // ncols)
+    fig, axes = new_figure(nrows, ncols, width=11, row_height=3.6)
+    for ax, (name, values) in zip(axes.flat, panels.items(), strict=False):
+        bins = np.histogram_bin_edges(values, bins=25)  # shared, so the features compare
+        for j in range(values.shape[1]):
+            feature = values[:, j]
+            ax.hist(
+                feature,
+                bins=bins,
+                histtype="step",  # outlines stay readable where the histograms overlap
+                linewidth=1.8,
+                color=FEATURE_COLORS[j % len(FEATURE_COLORS)],
+                label=f"feature {j + 1}: mean {feature.mean():.3g}, std {feature.std():.3g}",
+            )
+        ax.set(title=name, xlabel="Activation value", ylabel=f"Count (of N = {len(values)})")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    return save_figure(fig, path, title)
+
+
+def plot_backward_times(
+    sizes: Sequence[tuple[int, int]],
+    naive_seconds: Sequence[float],
+    alt_seconds: Sequence[float],
+    speedups: Sequence[float],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """A panel per (N, D): the median time of the naive and the closed-form backward, in ms.
+
+    speedups: the measured naive / alt ratio per size (e.g. a median of per-repeat ratios,
+    which need not equal the ratio of the two median times).
+    """
+    fig, axes = new_figure(1, len(sizes), width=max(7.0, 4.5 * len(sizes)), row_height=4.0)
+    for ax, (N, D), naive, alt, speedup in zip(
+        axes[0], sizes, naive_seconds, alt_seconds, speedups, strict=True
+    ):
+        times_ms = [naive * 1e3, alt * 1e3]
+        bars = ax.bar(
+            ["naive\n(graph walk)", "alt\n(closed form)"],
+            times_ms,
+            color=[color_for("naive", 0), color_for("alt", 1)],
+        )
+        ax.bar_label(bars, labels=[f"{t:.3g} ms" for t in times_ms])
+        ax.set_ylim(0, 1.2 * max(times_ms))  # room for the labels above the bars
+        ax.set(
+            title=f"(N, D) = ({N}, {D}): alt {speedup:.2f}x faster",
+            ylabel="Median time per call (ms)",
+        )
+        ax.grid(alpha=0.3, axis="y")
+    return save_figure(fig, path, title)
+
+
+SWEEP_PANELS = [
+    ("best_val_acc", "Best validation accuracy", "Best validation accuracy"),
+    ("best_train_acc", "Best training accuracy", "Best training accuracy"),
+    (
+        "final_loss",
+        "Final training loss (mean of the last {window} iterations)",
+        "Training loss (log scale)",
+    ),
+]
+
+
+def plot_weight_scale_sweep(
+    scales: Sequence[float],
+    runs: Mapping[str, Any],
+    path: str | Path,
+    title: str | None = None,
+    final_loss_window: int = 100,
+) -> Path:
+    """Three panels against the weight scale (log x): best val and train accuracy, final loss.
+
+    final_loss_window: how many last iterations the final loss averages (for its title).
+
+    runs: label -> a record with ``best_val_acc``, ``best_train_acc``, ``final_loss`` and
+    ``diverged`` (one entry per scale); a diverged run is drawn with a large x marker, on the
+    panel's top edge where its value is NaN (a loss that was never finite).
+    """
+    fig, axes = new_figure(3, 1, width=8, row_height=3.2)
+    for ax, (key, panel_title, ylabel) in zip(axes[:, 0], SWEEP_PANELS, strict=True):
+        for i, (label, run) in enumerate(runs.items()):
+            color = color_for(label, i)
+            values = np.asarray(getattr(run, key), dtype=float)
+            ax.semilogx(scales, values, "-o", color=color, label=label, ms=4)
+            diverged = np.asarray(run.diverged, dtype=bool)
+            if diverged.any():
+                # A run that diverged before any finite value has none: its x goes on the top edge.
+                y = np.where(np.isfinite(values), values, np.nan)[diverged]
+                marker = {"color": color, "ms": 11, "mew": 2.5, "ls": "none", "marker": "x"}
+                ax.plot(
+                    np.asarray(scales)[diverged],
+                    y,
+                    label=f"{label}: diverged (loss NaN or inf)",
+                    **marker,
+                )
+                no_value = ~np.isfinite(y)
+                if no_value.any():
+                    top = ax.get_xaxis_transform()  # x in data units, y in axes fraction
+                    ax.plot(
+                        np.asarray(scales)[diverged][no_value],
+                        [0.97] * no_value.sum(),
+                        transform=top,
+                        clip_on=False,
+                        **marker,
+                    )
+        if key == "final_loss":
+            ax.set_yscale("log")  # exploding baselines reach 1e4 while the rest sit near 1
+        ax.set(
+            title=panel_title.format(window=final_loss_window),
+            xlabel=LABELS["weight_scale"],
+            ylabel=ylabel,
+        )
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="best", fontsize=8)
+    return save_figure(fig, path, title)
