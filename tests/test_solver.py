@@ -43,7 +43,9 @@ def test_overfits_a_tiny_dataset():
     )
     solver.train()
     assert solver.train_acc_history[-1] == 1.0
-    assert solver.check_accuracy(data["X_train"], data["y_train"]) == 1.0
+    # the restored model is exactly the best epoch's: its params and its running statistics
+    restored = solver.check_accuracy(data["X_train"], data["y_train"])
+    assert restored == solver.train_acc_history[solver.best_epoch]
 
 
 def test_histories_have_one_entry_per_epoch_plus_the_untrained_model():
@@ -485,3 +487,33 @@ def assert_same_params(actual, expected):
     assert actual.keys() == expected.keys()
     for name in expected:
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+
+
+def test_best_epoch_running_statistics_are_restored_with_its_params():
+    """The best params come back with the running statistics they were measured with."""
+    from bnlab.data import make_synthetic_images
+    from bnlab.nets import FullyConnectedNet
+
+    data = make_synthetic_images(200, 50, 10, image_shape=(1, 4, 4), seed=0)
+    model = FullyConnectedNet(
+        [8], input_dim=16, num_classes=10, normalization="batchnorm", weight_scale="he", seed=0
+    )
+    snapshots = {}
+
+    def record(solver):
+        snapshots[solver.epoch] = {
+            "params": {k: v.copy() for k, v in solver.model.params.items()},
+            "running_var": solver.model.bn_params[0]["running_var"].copy(),
+        }
+
+    solver = Solver(
+        model, data, update_rule="sgd", optim_config={"learning_rate": 0.5}, num_epochs=4,
+        batch_size=20, seed=0, verbose=False,
+    )  # fmt: skip
+    solver.train(on_epoch_end=record)
+    best = snapshots[solver.best_epoch]
+    for name, value in best["params"].items():
+        assert np.array_equal(model.params[name], value), name
+    assert np.array_equal(model.bn_params[0]["running_var"], best["running_var"])
+    # and the restored model reproduces the best validation accuracy exactly
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_metric

@@ -29,6 +29,7 @@ from bnlab.solver.optim import UPDATE_RULES, UpdateRule
 from bnlab.solver.progress import check_progress, progress_bar
 
 NOT_KEYWORDS = ("self", "model", "data", "unknown")
+RUNNING = ("running_mean", "running_var")  # the state in model.bn_params that training changes
 # Settings a checkpoint carries; Solver.resume passes them back to __init__ unless overridden.
 SETTINGS = (
     "update_rule",
@@ -163,6 +164,7 @@ class Solver:
         self.best_val_metric: float | None = None
         self.best_epoch: int | None = None
         self.best_params: dict[str, np.ndarray] | None = None
+        self.best_statistics: list[dict[str, np.ndarray]] | None = None
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []  # the metric_name metric: MSE for regression
         self.val_acc_history: list[float] = []
@@ -273,10 +275,25 @@ class Solver:
             return val_metric < self.best_val_metric
         return val_metric > self.best_val_metric
 
+    def _running_statistics(self) -> list[dict[str, np.ndarray]]:
+        """Copies of the model's normalisation running statistics (``model.bn_params``).
+
+        They belong with the params: the best epoch's weights under a later epoch's running
+        mean and variance make an inconsistent model in test mode.
+        """
+        return [
+            {key: np.array(value, copy=True) for key, value in state.items() if key in RUNNING}
+            for state in getattr(self.model, "bn_params", [])
+        ]
+
     def _restore_best(self) -> None:
-        """Copy the best params into the model's arrays (they stay the model's own arrays)."""
+        """Copy the best params (and the running statistics of that epoch) into the model."""
         for name, best in self.best_params.items():
             np.copyto(self.model.params[name], best)
+        for state, best in zip(
+            getattr(self.model, "bn_params", []), self.best_statistics or [], strict=False
+        ):
+            state.update({key: value.copy() for key, value in best.items()})
 
     # -- the training loop ----------------------------------------------------------------------
 
@@ -334,6 +351,7 @@ class Solver:
         if self._is_better(val_metric):
             self.best_val_metric, self.best_epoch = val_metric, self.epoch
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+            self.best_statistics = self._running_statistics()
         if self.checkpoint_name is not None:
             write_checkpoint(checkpoint_path(self.checkpoint_name, self.epoch), self._checkpoint())
         if self.verbose:
@@ -374,6 +392,7 @@ class Solver:
             "num_epochs": self.num_epochs,
             "optim_configs": self.optim_configs,
             "best_params": self.best_params,
+            "best_statistics": self.best_statistics,
             "best_val_metric": self.best_val_metric,
             "best_epoch": self.best_epoch,
             "metric_name": self.metric_name,
@@ -432,6 +451,7 @@ class Solver:
             for config in solver.optim_configs.values():
                 config.update(copy.deepcopy(new_config))
         solver.best_params = checkpoint["best_params"]
+        solver.best_statistics = checkpoint.get("best_statistics")
         solver.best_val_metric = checkpoint["best_val_metric"]
         solver.best_epoch = checkpoint.get("best_epoch")
         state = checkpoint["rng_state"]
