@@ -12,7 +12,8 @@ Each entry says which layer to check and how to make its inputs; an entry is run
 ``inputs`` are the differentiable arguments, in the forward's order, each a Spec (made from
 the seed) or a fixed array; ``params`` the others, where a Spec may also sit inside a dict
 (``bn_param``'s running_mean). Inputs are chosen so that a check means something: ReLU inputs
-away from the kink at 0, batchnorm x with a mean far from 0 and a std far from 1, gamma random.
+away from the kink at 0, batchnorm x with a mean far from 0 and a std far from 1, gamma random,
+max-pooling inputs without two values close enough to swap places under the perturbation.
 """
 
 from __future__ import annotations
@@ -34,15 +35,31 @@ from bnlab.layers import (
     affine_ln_relu_forward,
     affine_relu_backward,
     affine_relu_forward,
+    avg_pool_backward,
+    avg_pool_forward,
     batchnorm_backward,
     batchnorm_backward_alt,
     batchnorm_forward,
+    conv_backward_fast,
+    conv_backward_naive,
+    conv_bn_relu_backward,
+    conv_bn_relu_forward,
+    conv_forward_fast,
+    conv_forward_naive,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
     dropout_backward,
     dropout_forward,
     layernorm_backward,
     layernorm_forward,
     leaky_relu_backward,
     leaky_relu_forward,
+    max_pool_backward_fast,
+    max_pool_backward_naive,
+    max_pool_forward_fast,
+    max_pool_forward_naive,
     mse_loss,
     relu_backward,
     relu_forward,
@@ -51,6 +68,8 @@ from bnlab.layers import (
     softmax_loss,
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
     svm_loss,
     tanh_backward,
     tanh_forward,
@@ -83,6 +102,16 @@ def away_from_zero(*shape: int, low: float = 0.5, high: float = 2.0) -> Spec:
     averages the two slopes: a correct backward would fail.
     """
     return Spec(lambda rng: rng.choice([-1.0, 1.0], shape) * rng.uniform(low, high, shape))
+
+
+def distinct(*shape: int, gap: float = 0.1) -> Spec:
+    """A random permutation of 0, gap, 2*gap, ..., centred on 0: no two entries within gap.
+
+    A max-pooling window then has a single maximum that stays the maximum when the numerical
+    gradient moves an entry by h << gap (random normals could be closer than 2h).
+    """
+    size = int(np.prod(shape))
+    return Spec(lambda rng: (rng.permutation(size) - (size - 1) / 2).reshape(shape) * gap)
 
 
 def labels(N: int, C: int) -> Spec:
@@ -181,6 +210,20 @@ def compose(
     return forward, backward
 
 
+def with_settings(forward: Callable, *settings: Any) -> Callable:
+    """forward with its trailing settings fixed: bound(*inputs) = forward(*inputs, *settings)
+
+    compose() passes the first layer only its inputs, so a convolution goes in as
+    ``with_settings(conv_forward_fast, conv_param)``.
+    """
+
+    def bound(*inputs: Any) -> tuple[Any, Any]:
+        return forward(*inputs, *settings)
+
+    bound.__name__ = forward.__name__
+    return bound
+
+
 # --- the catalog ----------------------------------------------------------------------
 
 N, D, M = 4, 5, 3  # batch, features, outputs: small enough that each check takes milliseconds
@@ -190,6 +233,22 @@ AFFINE = (affine_forward, affine_backward)
 _affine_norm_inputs = {"x": normal(N, 6), "w": normal(6, D), "b": normal(D, mean=12, std=5),
                        "gamma": normal(D), "beta": normal(D)}  # fmt: skip
 _spatial_inputs = {"x": normal(2, C, H, W, mean=-7, std=3), "gamma": normal(C), "beta": normal(C)}
+
+# Convolutions and pooling: 2 examples of CC = 2 channels, F = 2 filters of 3 x 3. Each input
+# entry costs two forwards (and the naive conv loops over every output value), so keep them few.
+CC, F = 2, 2
+# stride 2, pad 1 on 3 x 5 (not square, so a swapped H and W shows): a 2 x 3 output
+_conv_inputs = {"x": normal(2, CC, 3, 5), "w": normal(F, CC, 3, 3), "b": normal(F)}
+_STRIDED_CONV = {"stride": 2, "pad": 1}
+_SAME_CONV = {"stride": 1, "pad": 1}  # 3 x 3 filters keep H x W = 4 x 4, which pooling halves
+_conv_relu_inputs = {"x": normal(2, CC, H, W), "w": normal(F, CC, 3, 3), "b": normal(F)}
+_conv_norm_inputs = {"x": normal(2, CC, H, W), "w": normal(F, CC, 3, 3),
+                     "b": normal(F, mean=12, std=5), "gamma": normal(F), "beta": normal(F)}  # fmt: skip
+# 3 x 3 windows 2 apart overlap, so a maximum shared by two windows gets both gradients
+_OVERLAPPING_POOL = {"pool_height": 3, "pool_width": 3, "stride": 2}
+_HALVING_POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
+SPATIAL_BN = (spatial_batchnorm_forward, spatial_batchnorm_backward)
+_group_x = normal(2, 6, 2, 3, mean=5, std=3)  # C = 6 channels: groups of 1, 2, 3 or 6
 
 
 def _batchnorm_checks(backward: Callable, label: str) -> list[LayerCheck]:
@@ -235,6 +294,25 @@ CATALOG: list[LayerCheck | LossCheck] = [
     LayerCheck("layernorm", layernorm_forward, layernorm_backward,
                inputs={"x": normal(N, D, mean=12, std=5), "gamma": normal(D), "beta": normal(D)},
                params={"ln_param": {}}),
+    LayerCheck("groupnorm", spatial_groupnorm_forward, spatial_groupnorm_backward,
+               inputs={"x": _group_x, "gamma": normal(6), "beta": normal(6)},
+               params={"G": 2, "gn_param": {}}, note="G = 2 groups of 3 channels"),
+    LayerCheck("groupnorm_cs231n_shape", spatial_groupnorm_forward, spatial_groupnorm_backward,
+               inputs={"x": _group_x, "gamma": normal(1, 6, 1, 1), "beta": normal(1, 6, 1, 1)},
+               params={"G": 3, "gn_param": {}},
+               note="gamma, beta of cs231n's shape (1, C, 1, 1); G = 3 groups of 2 channels"),
+    LayerCheck("conv_naive", conv_forward_naive, conv_backward_naive, inputs=_conv_inputs,
+               params={"conv_param": _STRIDED_CONV}, note="stride 2, pad 1"),
+    LayerCheck("conv_fast", conv_forward_fast, conv_backward_fast, inputs=_conv_inputs,
+               params={"conv_param": _STRIDED_CONV}, note="stride 2, pad 1"),
+    LayerCheck("max_pool_naive", max_pool_forward_naive, max_pool_backward_naive,
+               inputs={"x": distinct(2, CC, 5, 5)}, params={"pool_param": _OVERLAPPING_POOL},
+               note="overlapping 3 x 3 windows, stride 2; no ties in x"),
+    LayerCheck("max_pool_fast", max_pool_forward_fast, max_pool_backward_fast,
+               inputs={"x": distinct(2, CC, 5, 5)}, params={"pool_param": _OVERLAPPING_POOL},
+               note="overlapping 3 x 3 windows, stride 2; no ties in x"),
+    LayerCheck("avg_pool", avg_pool_forward, avg_pool_backward, inputs={"x": normal(2, CC, 5, 5)},
+               params={"pool_param": _OVERLAPPING_POOL}, note="overlapping 3 x 3 windows, stride 2"),
     LayerCheck("dropout_train", dropout_forward, dropout_backward, inputs={"x": normal(N, D)},
                params={"dropout_param": {"mode": "train", "p": 0.7, "seed": 0}},
                note="keep probability 0.7, a fixed seed so every call draws the same mask"),
@@ -252,6 +330,21 @@ CATALOG: list[LayerCheck | LossCheck] = [
                note="train mode"),
     LayerCheck("affine_ln_relu", affine_ln_relu_forward, affine_ln_relu_backward,
                inputs=_affine_norm_inputs, params={"ln_param": {}}),
+    LayerCheck("conv_relu", conv_relu_forward, conv_relu_backward, inputs=_conv_relu_inputs,
+               params={"conv_param": _SAME_CONV}, note="stride 1, pad 1"),
+    LayerCheck("conv_relu_pool", conv_relu_pool_forward, conv_relu_pool_backward,
+               inputs=_conv_relu_inputs,
+               params={"conv_param": _SAME_CONV, "pool_param": _HALVING_POOL},
+               note="stride 1, pad 1, then 2 x 2 max pooling, stride 2"),
+    LayerCheck("conv_spatial_batchnorm",
+               *compose((with_settings(conv_forward_fast, _SAME_CONV), conv_backward_fast),
+                        SPATIAL_BN, 3),
+               inputs=_conv_norm_inputs, params={"bn_param": {"mode": "train"}},
+               note="train mode; b's exact gradient is 0: batchnorm removes any shift"),
+    LayerCheck("conv_bn_relu", conv_bn_relu_forward, conv_bn_relu_backward,
+               inputs=_conv_norm_inputs,
+               params={"conv_param": _SAME_CONV, "bn_param": {"mode": "train"}},
+               note="train mode"),
 ]  # fmt: skip
 
 

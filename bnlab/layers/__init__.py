@@ -1,7 +1,7 @@
 """Layers: every one a pair of plain functions, ``*_forward -> (out, cache)`` and ``*_backward``.
 
-cs231n users: ``from cs231n.layers import *`` and ``from cs231n.layer_utils import *`` both
-become ``from bnlab.layers import *``.
+cs231n users: ``from cs231n.layers import *``, ``from cs231n.fast_layers import *`` and
+``from cs231n.layer_utils import *`` all become ``from bnlab.layers import *``.
 """
 
 from bnlab.layers.activations import (
@@ -22,6 +22,20 @@ from bnlab.layers.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from bnlab.layers.conv import (
+    conv_backward_fast,
+    conv_backward_naive,
+    conv_forward_fast,
+    conv_forward_naive,
+)
+from bnlab.layers.conv_fused import (
+    conv_bn_relu_backward,
+    conv_bn_relu_forward,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+)
 from bnlab.layers.dropout import dropout_backward, dropout_forward
 from bnlab.layers.fused import (
     affine_bn_relu_backward,
@@ -31,8 +45,17 @@ from bnlab.layers.fused import (
     affine_relu_backward,
     affine_relu_forward,
 )
+from bnlab.layers.groupnorm import spatial_groupnorm_backward, spatial_groupnorm_forward
 from bnlab.layers.layernorm import layernorm_backward, layernorm_forward
 from bnlab.layers.losses import mse_loss, softmax_loss, svm_loss
+from bnlab.layers.pooling import (
+    avg_pool_backward,
+    avg_pool_forward,
+    max_pool_backward_fast,
+    max_pool_backward_naive,
+    max_pool_forward_fast,
+    max_pool_forward_naive,
+)
 
 __all__ = [
     "affine_backward",
@@ -43,15 +66,31 @@ __all__ = [
     "affine_ln_relu_forward",
     "affine_relu_backward",
     "affine_relu_forward",
+    "avg_pool_backward",
+    "avg_pool_forward",
     "batchnorm_backward",
     "batchnorm_backward_alt",
     "batchnorm_forward",
+    "conv_backward_fast",
+    "conv_backward_naive",
+    "conv_bn_relu_backward",
+    "conv_bn_relu_forward",
+    "conv_forward_fast",
+    "conv_forward_naive",
+    "conv_relu_backward",
+    "conv_relu_forward",
+    "conv_relu_pool_backward",
+    "conv_relu_pool_forward",
     "dropout_backward",
     "dropout_forward",
     "layernorm_backward",
     "layernorm_forward",
     "leaky_relu_backward",
     "leaky_relu_forward",
+    "max_pool_backward_fast",
+    "max_pool_backward_naive",
+    "max_pool_forward_fast",
+    "max_pool_forward_naive",
     "mse_loss",
     "relu_backward",
     "relu_forward",
@@ -60,6 +99,8 @@ __all__ = [
     "softmax_loss",
     "spatial_batchnorm_backward",
     "spatial_batchnorm_forward",
+    "spatial_groupnorm_backward",
+    "spatial_groupnorm_forward",
     "svm_loss",
     "tanh_backward",
     "tanh_forward",

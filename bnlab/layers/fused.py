@@ -1,8 +1,13 @@
-"""Sandwich layers: affine -> [normalisation] -> ReLU, with nested caches.
+"""Sandwich layers: a chain of primitives as one layer, with nested caches.
 
-Each forward calls the primitives in order and returns ``cache = (fc_cache, norm_cache,
-relu_cache)``; each backward unwinds them in reverse. They exist for cs231n compatibility and
-convenience; the nets in :mod:`bnlab.nets` chain the primitives directly.
+Each forward calls the primitives in order and returns their caches as one tuple, e.g.
+``cache = (fc_cache, bn_cache, relu_cache)``; each backward unwinds them in reverse and returns
+dx followed by the parameter gradients in the forward's argument order. They exist for cs231n
+compatibility (its layer_utils) and convenience; the nets in :mod:`bnlab.nets` chain the
+primitives directly.
+
+The affine sandwiches are here; the convolutional ones, built from the same two helpers
+``sandwich_forward`` and ``sandwich_backward``, are in :mod:`bnlab.layers.conv_fused`.
 """
 
 from __future__ import annotations
@@ -20,37 +25,51 @@ from bnlab.layers.layernorm import layernorm_backward, layernorm_forward
 Grads = tuple[np.ndarray, ...]
 
 
+def sandwich_forward(x: np.ndarray, *layers: tuple) -> tuple[np.ndarray, tuple]:
+    """out = f_k(... f_2(f_1(x, *args_1), *args_2) ..., *args_k)
+
+    x: the first layer's input; layers: one ``(forward, *args)`` per primitive, in order.
+    Returns out (the last layer's output) and cache = (cache_1, ..., cache_k).
+    """
+    caches = []
+    for forward, *args in layers:
+        x, layer_cache = forward(x, *args)
+        caches.append(layer_cache)
+    return x, tuple(caches)
+
+
+def sandwich_backward(dout: np.ndarray, cache: tuple, *backwards: Callable) -> Grads:
+    """The chain rule through sandwich_forward's layers, last layer first.
+
+    dout: the gradient of the sandwich's output; cache: from sandwich_forward;
+    backwards: one backward per layer, in the FORWARD's order. Each returns dx alone or
+    (dx, *parameter gradients). Returns (dx, *parameter gradients of layer 1, of layer 2, ...).
+    """
+    if not isinstance(cache, tuple) or len(cache) != len(backwards):
+        got = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
+        raise ValueError(
+            f"cache must be the tuple of {len(backwards)} layer caches that the matching "
+            f"forward returned, got {got}"
+        )
+    param_grads: list[np.ndarray] = []
+    for backward, layer_cache in zip(reversed(backwards), reversed(cache), strict=True):
+        grads = backward(dout, layer_cache)
+        dout, *layer_param_grads = grads if isinstance(grads, tuple) else (grads,)
+        param_grads[:0] = layer_param_grads  # earlier layers' gradients come first
+    return (dout, *param_grads)
+
+
 def affine_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
     """out = max(0, x @ w + b)
 
     x: (N, d_1, ..., d_k); w: (D, M); b: (M,). Returns out: (N, M) and (fc_cache, relu_cache).
     """
-    a, fc_cache = affine_forward(x, w, b)
-    out, relu_cache = relu_forward(a)
-    return out, (fc_cache, relu_cache)
+    return sandwich_forward(x, (affine_forward, w, b), (relu_forward,))
 
 
 def affine_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of affine_relu_forward. dout: (N, M). Returns (dx, dw, db)."""
-    fc_cache, relu_cache = cache
-    return affine_backward(relu_backward(dout, relu_cache), fc_cache)
-
-
-def _affine_norm_relu_forward(
-    norm_forward: Callable, x: np.ndarray, w: np.ndarray, b: np.ndarray, gamma, beta, norm_param
-) -> tuple[np.ndarray, tuple]:
-    a, fc_cache = affine_forward(x, w, b)
-    a_norm, norm_cache = norm_forward(a, gamma, beta, norm_param)
-    out, relu_cache = relu_forward(a_norm)
-    return out, (fc_cache, norm_cache, relu_cache)
-
-
-def _affine_norm_relu_backward(norm_backward: Callable, dout: np.ndarray, cache: tuple) -> Grads:
-    fc_cache, norm_cache, relu_cache = cache
-    da_norm = relu_backward(dout, relu_cache)
-    da, dgamma, dbeta = norm_backward(da_norm, norm_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
+    return sandwich_backward(dout, cache, affine_backward, relu_backward)
 
 
 def affine_bn_relu_forward(
@@ -66,7 +85,9 @@ def affine_bn_relu_forward(
     x: (N, d_1, ..., d_k); w: (D, M); b, gamma, beta: (M,); bn_param as in batchnorm_forward.
     Returns out: (N, M) and cache = (fc_cache, bn_cache, relu_cache).
     """
-    return _affine_norm_relu_forward(batchnorm_forward, x, w, b, gamma, beta, bn_param)
+    return sandwich_forward(
+        x, (affine_forward, w, b), (batchnorm_forward, gamma, beta, bn_param), (relu_forward,)
+    )
 
 
 def affine_bn_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
@@ -74,7 +95,7 @@ def affine_bn_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
 
     dout: (N, M). Returns (dx, dw, db, dgamma, dbeta).
     """
-    return _affine_norm_relu_backward(batchnorm_backward_alt, dout, cache)
+    return sandwich_backward(dout, cache, affine_backward, batchnorm_backward_alt, relu_backward)
 
 
 def affine_ln_relu_forward(
@@ -90,9 +111,11 @@ def affine_ln_relu_forward(
     x: (N, d_1, ..., d_k); w: (D, M); b, gamma, beta: (M,); ln_param as in layernorm_forward.
     Returns out: (N, M) and cache = (fc_cache, ln_cache, relu_cache).
     """
-    return _affine_norm_relu_forward(layernorm_forward, x, w, b, gamma, beta, ln_param)
+    return sandwich_forward(
+        x, (affine_forward, w, b), (layernorm_forward, gamma, beta, ln_param), (relu_forward,)
+    )
 
 
 def affine_ln_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of affine_ln_relu_forward. dout: (N, M). Returns (dx, dw, db, dgamma, dbeta)."""
-    return _affine_norm_relu_backward(layernorm_backward, dout, cache)
+    return sandwich_backward(dout, cache, affine_backward, layernorm_backward, relu_backward)
