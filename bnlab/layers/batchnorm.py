@@ -52,11 +52,12 @@ from bnlab._validation import (
 )
 from bnlab.layers.normalization import (
     Axes,
+    center,
+    centered_backward,
     count_over,
     dot_over,
     kept_shape,
-    standardize,
-    standardize_backward,
+    small_ufunc_buffer,
     sum_over,
 )
 
@@ -64,10 +65,14 @@ MODES = ("train", "test")
 
 
 class BatchNormCache(NamedTuple):
-    """What batchnorm's forward keeps for either backward (shapes for x: (N, D))."""
+    """What batchnorm's forward keeps for either backward (shapes for x: (N, D)).
 
-    x: np.ndarray  # (N, D) the input
-    x_hat: np.ndarray  # (N, D) the standardised input
+    It keeps the centred input xc rather than x_hat = xc * inv_std: the forward then never
+    materialises x_hat (out = xc * (gamma * inv_std) + beta), and the closed-form backward
+    needs only xc. ``cache.x_hat`` still works: it is computed when asked for.
+    """
+
+    xc: np.ndarray  # (N, D) x - mu, the centred input
     mu: np.ndarray  # (1, D) the mean used: batch mean in train mode, running mean in test mode
     var: np.ndarray  # (1, D) the variance used (biased batch variance in train mode)
     inv_std: np.ndarray  # (1, D) 1 / sqrt(var + eps)
@@ -75,6 +80,11 @@ class BatchNormCache(NamedTuple):
     eps: float
     axes: Axes  # the axes the statistics run over: (0,) or (0, 2, 3)
     mode: str  # 'train' or 'test'
+
+    @property
+    def x_hat(self) -> np.ndarray:
+        """(N, D) the standardised input, xc * inv_std (a new array on every access)."""
+        return self.xc * self.inv_std
 
 
 def _read_bn_param(bn_param: Any, num_features: int, dtype: np.dtype) -> tuple[str, float, float]:
@@ -113,6 +123,7 @@ def update_running_stats(bn_param: dict, mu: np.ndarray, var: np.ndarray, m: int
     bn_param["running_var"] = momentum * bn_param["running_var"] + (1 - momentum) * var
 
 
+@small_ufunc_buffer
 def _batchnorm_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict, axes: Axes
 ) -> tuple[np.ndarray, BatchNormCache]:
@@ -120,6 +131,9 @@ def _batchnorm_forward(
     num_features = x.shape[1]
     mode, eps, _ = _read_bn_param(bn_param, num_features, x.dtype)
     stat_shape = kept_shape(x.shape, axes)  # (1, D) or (1, C, 1, 1)
+    per_feature = f"one per {'channel' if x.ndim == 4 else 'feature'} of x, shape {x.shape}"
+    check_shape("gamma", gamma, (num_features,), per_feature)
+    check_shape("beta", beta, (num_features,), per_feature)
     gamma = check_param("gamma", gamma, (num_features,), x.dtype).reshape(stat_shape)
     beta = check_param("beta", beta, (num_features,), x.dtype).reshape(stat_shape)
 
@@ -131,18 +145,18 @@ def _batchnorm_forward(
                 f"variance, but x of shape {x.shape} gives {m} (use bn_param['mode'] = 'test' "
                 f"for a single example)"
             )
-        x_hat, mu, var, inv_std = standardize(x, axes, eps)
+        xc, mu, var = center(x, axes)
         update_running_stats(bn_param, mu.ravel(), var.ravel(), m)
     else:
         mu = np.asarray(bn_param["running_mean"], dtype=x.dtype).reshape(stat_shape)
         var = np.asarray(bn_param["running_var"], dtype=x.dtype).reshape(stat_shape)
-        inv_std = 1.0 / np.sqrt(var + eps)
-        x_hat = x - mu
-        x_hat *= inv_std
+        xc = x - mu
+    inv_std = 1.0 / np.sqrt(var + eps)
 
-    out = x_hat * gamma
+    # gamma * x_hat = (gamma * inv_std) * xc: one small product instead of a full-size pass.
+    out = xc * (gamma * inv_std)
     out += beta
-    return out, BatchNormCache(x, x_hat, mu, var, inv_std, gamma, eps, axes, mode)
+    return out, BatchNormCache(xc, mu, var, inv_std, gamma, eps, axes, mode)
 
 
 def batchnorm_forward(
@@ -168,10 +182,11 @@ def _frozen_statistics_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Test mode: mu and var are constants, so dx = gamma * inv_std * dout."""
     dbeta = sum_over(dout, cache.axes)
-    dgamma = dot_over(dout, cache.x_hat, cache.axes)
+    dgamma = dot_over(dout, cache.xc, cache.axes) * cache.inv_std.ravel()  # sum(dout * x_hat)
     return dout * (cache.gamma * cache.inv_std), dgamma, dbeta
 
 
+@small_ufunc_buffer
 def batchnorm_backward(
     dout: np.ndarray, cache: BatchNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,11 +197,11 @@ def batchnorm_backward(
     Returns dx: (N, D), dgamma: (D,), dbeta: (D,).
     This is the lesson, not the fast path: see batchnorm_backward_alt for that.
     """
-    check_dout(dout, cache.x.shape)
+    check_dout(dout, cache.xc.shape)
     if cache.mode == "test":
         return _frozen_statistics_backward(dout, cache)
-    x, x_hat, mu, var, _, gamma, eps, axes, _ = cache
-    m = count_over(x.shape, axes)
+    xc, _, var, _, gamma, eps, axes, _ = cache
+    m = count_over(xc.shape, axes)
 
     # The forward, one node per line; the backward below visits them in reverse.
     #   (1) mu      = sum(x) / m
@@ -196,9 +211,10 @@ def batchnorm_backward(
     #   (5) inv_std = 1 / std
     #   (6) x_hat   = xc * inv_std
     #   (7) out     = gamma * x_hat + beta
-    xc = x - mu
+    # The cache holds xc (node 2); replay nodes (4) to (6) from it.
     std = np.sqrt(var + eps)
     inv_std = 1 / std
+    x_hat = xc * inv_std
 
     # (7) out = gamma * x_hat + beta: gamma and beta are shared by the whole batch, so sum.
     dbeta = np.sum(dout, axis=axes)
@@ -227,6 +243,7 @@ def batchnorm_backward(
     return dx, dgamma, dbeta
 
 
+@small_ufunc_buffer
 def batchnorm_backward_alt(
     dout: np.ndarray, cache: BatchNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -238,19 +255,15 @@ def batchnorm_backward_alt(
     cache: from batchnorm_forward (the same cache as batchnorm_backward)
     Returns dx: shape of dout, dgamma: (D,), dbeta: (D,).
     """
-    check_dout(dout, cache.x.shape)
+    check_dout(dout, cache.xc.shape)
     if cache.mode == "test":
         return _frozen_statistics_backward(dout, cache)
-    dbeta = sum_over(dout, cache.axes)
-    dgamma = dot_over(dout, cache.x_hat, cache.axes)
-    dx = standardize_backward(
-        dout,
-        cache.x_hat,
-        cache.inv_std,
-        cache.axes,
-        scale=cache.gamma,
-        sum_dy=dbeta,
-        sum_dy_x_hat=dgamma,
+    xc, _, _, inv_std, gamma, _, axes, _ = cache
+    dbeta = sum_over(dout, axes)
+    sum_dout_xc = dot_over(dout, xc, axes)
+    dgamma = sum_dout_xc * inv_std.ravel()  # sum(dout * x_hat), x_hat = xc * inv_std
+    dx = centered_backward(
+        dout, xc, inv_std, axes, scale=gamma, sum_dy=dbeta, sum_dy_xc=sum_dout_xc
     )
     return dx, dgamma, dbeta
 

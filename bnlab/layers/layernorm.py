@@ -11,8 +11,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab._validation import check_dout, check_float_array, check_param, check_param_dict
-from bnlab.layers.normalization import dot_over, standardize, standardize_backward, sum_over
+from bnlab._validation import (
+    check_dout,
+    check_float_array,
+    check_param,
+    check_param_dict,
+    check_shape,
+)
+from bnlab.layers.normalization import (
+    dot_over,
+    small_ufunc_buffer,
+    standardize,
+    standardize_backward,
+    sum_over,
+)
 
 
 class LayerNormCache(NamedTuple):
@@ -21,6 +33,7 @@ class LayerNormCache(NamedTuple):
     gamma: np.ndarray  # (D,)
 
 
+@small_ufunc_buffer
 def layernorm_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict
 ) -> tuple[np.ndarray, LayerNormCache]:
@@ -37,6 +50,8 @@ def layernorm_forward(
     if not eps > 0:
         raise ValueError(f"ln_param['eps'] must be > 0, got {eps!r}")
     D = x.shape[1]
+    check_shape("gamma", gamma, (D,), f"one per feature of x, shape {x.shape}")
+    check_shape("beta", beta, (D,), f"one per feature of x, shape {x.shape}")
     gamma = check_param("gamma", gamma, (D,), x.dtype)
     beta = check_param("beta", beta, (D,), x.dtype)
     x_hat, _, _, inv_std = standardize(x, axes=(1,), eps=eps)
@@ -45,6 +60,7 @@ def layernorm_forward(
     return out, LayerNormCache(x_hat, inv_std, gamma)
 
 
+@small_ufunc_buffer
 def layernorm_backward(
     dout: np.ndarray, cache: LayerNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,103 @@
+"""bnlab batchnorm (forward + closed-form backward) vs PyTorch CPU, float32, one thread.
+
+    python benchmarks/batchnorm.py [--repeats 15] [--default-allocator]
+
+Both sides do one training step of the layer: forward with batch statistics (and the
+running-statistics update), then the backward for dx, dgamma and dbeta -- bnlab with
+batchnorm_backward_alt, PyTorch with autograd. Timed in interleaved repeats in one run;
+prints the median times and the ratio bnlab / torch (the median of the per-repeat ratios).
+Target: ratio <= 2.0 at every size. Without PyTorch installed, prints bnlab's times only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from _timing import limit_threads
+
+limit_threads(1)
+
+import numpy as np  # noqa: E402  (after the thread limit, which numpy reads at import)
+from _timing import (  # noqa: E402
+    apply_options,
+    benchmark_parser,
+    compare,
+    format_time,
+    torch_single_thread,
+)
+
+from bnlab.layers import (  # noqa: E402
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+)
+
+SHAPES = [(256, 1024), (4096, 1024), (64, 64, 32, 32)]  # (N, D) twice, then (N, C, H, W)
+TARGET_RATIO = 2.0
+
+
+def bnlab_step(x: np.ndarray, dout: np.ndarray) -> Callable[[], object]:
+    C = x.shape[1]
+    gamma, beta = np.ones(C, dtype=x.dtype), np.zeros(C, dtype=x.dtype)
+    bn_param = {"mode": "train"}
+    forward, backward = (
+        (spatial_batchnorm_forward, spatial_batchnorm_backward)
+        if x.ndim == 4
+        else (batchnorm_forward, batchnorm_backward_alt)
+    )
+
+    def step() -> object:
+        _, cache = forward(x, gamma, beta, bn_param)
+        return backward(dout, cache)
+
+    return step
+
+
+def torch_step(torch, x: np.ndarray, dout: np.ndarray) -> Callable[[], object]:
+    C = x.shape[1]
+    layer = torch.nn.BatchNorm2d(C) if x.ndim == 4 else torch.nn.BatchNorm1d(C)
+    layer.train()
+    x_t = torch.from_numpy(x).requires_grad_(True)
+    dout_t = torch.from_numpy(dout)
+
+    def step() -> object:
+        x_t.grad = None
+        layer.zero_grad(set_to_none=True)
+        layer(x_t).backward(dout_t)
+        return x_t.grad
+
+    return step
+
+
+def main() -> int:
+    args = benchmark_parser(__doc__).parse_args()
+    setup = apply_options(args)
+    torch = torch_single_thread()
+    rng = np.random.default_rng(0)
+    print(
+        f"batchnorm forward + backward, float32, {setup}"
+        + ("" if torch else " (PyTorch not installed: bnlab only)")
+    )
+    ratios = []
+    for shape in SHAPES:
+        x = rng.normal(3.0, 2.0, size=shape).astype(np.float32)
+        dout = rng.normal(size=shape).astype(np.float32)
+        candidates = {"bnlab": bnlab_step(x, dout)}
+        if torch is not None:
+            candidates["torch"] = torch_step(torch, x, dout)
+        times = compare(candidates, repeats=args.repeats)
+        line = f"{'x' + str(shape):>22}:  bnlab {format_time(times.median('bnlab')):>9}"
+        if torch is not None:
+            ratio = times.ratio("bnlab", "torch")
+            ratios.append(ratio)
+            line += f"   torch {format_time(times.median('torch')):>9}   bnlab/torch {ratio:4.2f}"
+        print(line)
+    if ratios:
+        met = all(r <= TARGET_RATIO for r in ratios)
+        print(f"target bnlab <= {TARGET_RATIO}x torch's time: {'met' if met else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

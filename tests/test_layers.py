@@ -1,0 +1,352 @@
+"""The other core layers' behaviour: affine, activations, layernorm, dropout, losses, sandwiches,
+and every public layer function's dtype. (Gradients: tests/test_layer_gradients.py.)"""
+
+import numpy as np
+import pytest
+
+import bnlab.layers as layers
+from bnlab.gradcheck.catalog import CATALOG, LayerCheck, LossCheck, _make
+from bnlab.layers import (
+    affine_backward,
+    affine_bn_relu_backward,
+    affine_bn_relu_forward,
+    affine_forward,
+    affine_ln_relu_backward,
+    affine_ln_relu_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    dropout_backward,
+    dropout_forward,
+    layernorm_backward,
+    layernorm_forward,
+    leaky_relu_forward,
+    mse_loss,
+    relu_backward,
+    relu_forward,
+    sigmoid_forward,
+    softmax_loss,
+    svm_loss,
+    tanh_forward,
+)
+
+EPS = 1e-5
+SAME_MATHS_RTOL = 1e-12  # float64, the same maths in a different operation order
+STD_RTOL = 1e-4  # std of a standardised row is sqrt(var / (var + eps)), not exactly 1
+# A fraction of n Bernoulli(p) draws has std sqrt(p (1 - p) / n) <= 0.5 / sqrt(n): for
+# n = 200_000 that is 0.0011, so 0.01 is a 9-sigma band.
+FRACTION_ATOL = 0.01
+
+
+# --- affine ------------------------------------------------------------------------------
+
+
+def test_affine_known_values_and_flattening():
+    x = np.arange(12.0).reshape(2, 3, 2)  # (N, d1, d2) -> flattened to (2, 6)
+    w = np.arange(18.0).reshape(6, 3) / 10
+    b = np.array([1.0, -1.0, 0.5])
+    out, _ = affine_forward(x, w, b)
+    np.testing.assert_allclose(out, x.reshape(2, 6) @ w + b, rtol=SAME_MATHS_RTOL)
+    np.testing.assert_allclose(out[0], [1 + 16.5, -1 + 18.0, 0.5 + 19.5], rtol=SAME_MATHS_RTOL)
+
+
+def test_affine_backward_shapes_and_need_dx():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 2, 3))
+    out, cache = affine_forward(x, rng.standard_normal((6, 5)), rng.standard_normal(5))
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = affine_backward(dout, cache)
+    assert dx.shape == x.shape and dw.shape == (6, 5) and db.shape == (5,)
+    np.testing.assert_allclose(db, dout.sum(0), rtol=SAME_MATHS_RTOL)
+    skipped, dw2, db2 = affine_backward(dout, cache, need_dx=False)
+    assert skipped is None
+    assert np.array_equal(dw, dw2) and np.array_equal(db, db2)
+
+
+# --- activations -----------------------------------------------------------------------
+
+
+def test_activation_known_values():
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
+    np.testing.assert_array_equal(relu_forward(x)[0], [[0.0, 0.0, 0.0, 0.5, 2.0]])
+    np.testing.assert_allclose(leaky_relu_forward(x)[0], [[-0.02, -0.005, 0.0, 0.5, 2.0]])
+    np.testing.assert_allclose(leaky_relu_forward(x, 0.2)[0], [[-0.4, -0.1, 0.0, 0.5, 2.0]])
+    np.testing.assert_allclose(sigmoid_forward(x)[0], 1 / (1 + np.exp(-x)), rtol=1e-12)
+    np.testing.assert_allclose(tanh_forward(x)[0], np.tanh(x), rtol=1e-12)
+
+
+def test_relu_backward_passes_gradient_only_where_x_is_positive():
+    x = np.array([[-1.0, 0.0, 3.0]])
+    dx = relu_backward(np.array([[5.0, 6.0, 7.0]]), relu_forward(x)[1])
+    np.testing.assert_array_equal(dx, [[0.0, 0.0, 7.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_stable_for_huge_inputs(dtype):
+    x = np.array([[-1e4, -100.0, 0.0, 100.0, 1e4]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise"):  # unlike 1 / (1 + exp(-x))
+        out, _ = sigmoid_forward(x)
+    np.testing.assert_allclose(out, [[0.0, 0.0, 0.5, 1.0, 1.0]], atol=1e-30)
+
+
+# --- layernorm -------------------------------------------------------------------------
+
+
+def test_layernorm_standardises_each_row():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 2.0, (5, 8)) * np.arange(1, 6)[:, None]  # rows on different scales
+    out, _ = layernorm_forward(x, np.ones(8), np.zeros(8), {})
+    np.testing.assert_allclose(out.mean(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=1), 1.0, rtol=STD_RTOL)
+
+
+def test_layernorm_gamma_and_beta_are_per_feature():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 3))
+    gamma, beta = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 4.0])
+    plain, _ = layernorm_forward(x, np.ones(3), np.zeros(3), {})
+    out, _ = layernorm_forward(x, gamma, beta, {})
+    np.testing.assert_allclose(out, plain * gamma + beta, rtol=SAME_MATHS_RTOL)
+
+
+def test_layernorm_is_batchnorm_of_the_transpose():
+    # With gamma = 1 and beta = 0 both are pure standardisation; layernorm over the rows of x
+    # is batchnorm over the columns of x.T -- forward and backward.
+    rng = np.random.default_rng(3)
+    N, D = 4, 6
+    x, dout = rng.normal(2.0, 3.0, (N, D)), rng.standard_normal((N, D))
+    out, cache = layernorm_forward(x, np.ones(D), np.zeros(D), {"eps": EPS})
+    dx, _, _ = layernorm_backward(dout, cache)
+    out_t, cache_t = batchnorm_forward(x.T, np.ones(N), np.zeros(N), {"mode": "train", "eps": EPS})
+    dx_t, _, _ = batchnorm_backward_alt(dout.T, cache_t)
+    np.testing.assert_allclose(out, out_t.T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_t.T, rtol=1e-10, atol=1e-12)
+
+
+def test_layernorm_ignores_the_batch():
+    # Each example normalises itself: its output does not depend on the other rows.
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 5))
+    gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
+    whole, _ = layernorm_forward(x, gamma, beta, {})
+    single, _ = layernorm_forward(x[2:3], gamma, beta, {})
+    np.testing.assert_allclose(whole[2:3], single, rtol=SAME_MATHS_RTOL)
+
+
+# --- dropout ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.25, 0.5, 0.9])
+def test_dropout_p_is_the_keep_probability(p):
+    x = np.full((400, 500), 2.0)
+    out, _ = dropout_forward(x, {"p": p, "mode": "train", "seed": 0})
+    kept = out != 0
+    assert kept.mean() == pytest.approx(p, abs=FRACTION_ATOL)
+    np.testing.assert_allclose(out[kept], 2.0 / p, rtol=1e-12)  # inverted: kept units scaled by 1/p
+    assert out.mean() == pytest.approx(2.0, rel=FRACTION_ATOL / p)  # E[out] = x
+
+
+def test_dropout_test_mode_and_p_equal_one_are_the_identity():
+    x = np.random.default_rng(5).standard_normal((3, 4))
+    for param in ({"p": 0.3, "mode": "test"}, {"p": 1.0, "mode": "train", "seed": 0}):
+        out, cache = dropout_forward(x, param)
+        assert np.array_equal(out, x)
+        dout = np.ones_like(x)
+        assert np.array_equal(dropout_backward(dout, cache), dout)
+
+
+def test_dropout_backward_uses_the_forward_mask():
+    x = np.random.default_rng(6).standard_normal((50, 40)) + 10.0  # never exactly 0
+    out, cache = dropout_forward(x, {"p": 0.6, "mode": "train", "seed": 3})
+    dout = np.full_like(x, 3.0)
+    dx = dropout_backward(dout, cache)
+    np.testing.assert_array_equal(dx == 0, out == 0)
+    np.testing.assert_allclose(dx[out != 0], 3.0 / 0.6, rtol=1e-12)
+
+
+def test_dropout_int_seed_repeats_the_mask_and_a_generator_advances():
+    x = np.ones((20, 30))
+    seeded = {"p": 0.5, "mode": "train", "seed": 42}
+    assert np.array_equal(dropout_forward(x, seeded)[0], dropout_forward(x, seeded)[0])
+    rng = np.random.default_rng(42)
+    with_generator = {"p": 0.5, "mode": "train", "seed": rng}
+    first = dropout_forward(x, with_generator)[0]
+    second = dropout_forward(x, with_generator)[0]
+    assert not np.array_equal(first, second)
+    # the Generator's first draw is the int seed's mask: same stream, consumed once
+    assert np.array_equal(first, dropout_forward(x, seeded)[0])
+
+
+def test_dropout_leaves_numpy_global_random_state_alone():
+    before = np.random.get_state()  # noqa: NPY002 (the legacy global state is the point)
+    x = np.ones((10, 10))
+    for param in ({"p": 0.5, "mode": "train"}, {"p": 0.5, "mode": "train", "seed": 1}):
+        dropout_forward(x, param)
+    after = np.random.get_state()  # noqa: NPY002
+    assert before[0] == after[0] and np.array_equal(before[1], after[1])
+    assert before[2:] == after[2:]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_is_in_the_input_dtype(dtype):
+    x = np.ones((8, 8), dtype=dtype)
+    out, cache = dropout_forward(x, {"p": 0.7, "mode": "train", "seed": 0})
+    assert out.dtype == dtype and cache[1].dtype == dtype
+
+
+# --- losses ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("C", [2, 10, 1000])
+def test_softmax_of_uniform_scores_is_log_c(C):
+    x = np.full((4, C), 3.7)
+    loss, dx = softmax_loss(x, np.arange(4) % C)
+    assert loss == pytest.approx(np.log(C), rel=1e-12)
+    np.testing.assert_allclose(dx.sum(axis=1), 0.0, atol=1e-15)  # probabilities minus one-hot
+
+
+def test_softmax_is_stable_for_huge_scores():
+    x = np.array([[1e4, 0.0, -1e4], [0.0, 1e4, 1e4]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # exp(-2e4) = 0 is fine
+        loss, dx = softmax_loss(x, np.array([1, 2]))
+    # row 0: log-softmax of the label is -1e4; row 1: two tied maxima, -log(1/2)
+    assert loss == pytest.approx((1e4 + np.log(2)) / 2, rel=1e-12)
+    assert np.all(np.isfinite(dx))
+    np.testing.assert_allclose(dx, [[0.5, -0.5, 0.0], [0.0, 0.25, -0.25]], atol=1e-12)
+
+
+def test_svm_known_small_case():
+    x = np.array([[3.0, 1.0, 2.5], [0.0, 2.0, 2.2]])
+    y = np.array([0, 1])
+    # row 0: margins max(0, 1-3+1) = 0, max(0, 2.5-3+1) = 0.5; row 1: 0-2+1 -> 0, 2.2-2+1 = 1.2
+    loss, dx = svm_loss(x, y)
+    assert loss == pytest.approx((0.5 + 1.2) / 2, rel=1e-12)
+    np.testing.assert_allclose(dx, [[-0.5, 0.0, 0.5], [0.0, -0.5, 0.5]], rtol=1e-12)
+
+
+def test_mse_known_value_and_column_targets():
+    x = np.array([[1.0], [2.0], [4.0]])
+    loss, dx = mse_loss(x, np.array([0.0, 2.0, 1.0]))  # (N,) targets for an (N, 1) prediction
+    assert loss == pytest.approx((1 + 0 + 9) / 3, rel=1e-12)
+    np.testing.assert_allclose(dx, [[2 / 3], [0.0], [2.0]], rtol=1e-12)
+    loss_col, dx_col = mse_loss(x, np.array([[0.0], [2.0], [1.0]]))
+    assert loss_col == loss and np.array_equal(dx_col, dx)
+
+
+def test_mse_averages_over_every_element():
+    x = np.array([[1.0, 3.0], [0.0, 0.0]])
+    loss, _ = mse_loss(x, np.zeros((2, 2)))
+    assert loss == pytest.approx(10 / 4, rel=1e-12)  # PyTorch's nn.MSELoss: mean over N * D
+
+
+# --- sandwich layers -------------------------------------------------------------------
+
+
+def sandwich_inputs(rng, N=5, D=4, M=3):
+    return (
+        rng.standard_normal((N, D)),
+        rng.standard_normal((D, M)),
+        rng.standard_normal(M),
+        rng.normal(1.0, 0.2, M),
+        rng.standard_normal(M),
+    )
+
+
+def compose(x, w, b, gamma, beta, norm_forward, norm_backward, norm_param, dout):
+    a, fc_cache = affine_forward(x, w, b)
+    a_norm, norm_cache = norm_forward(a, gamma, beta, norm_param)
+    out, relu_cache = relu_forward(a_norm)
+    da, dgamma, dbeta = norm_backward(relu_backward(dout, relu_cache), norm_cache)
+    return out, (*affine_backward(da, fc_cache), dgamma, dbeta)
+
+
+@pytest.mark.parametrize(
+    "forward, backward, norm_forward, norm_backward, norm_param",
+    [
+        (affine_bn_relu_forward, affine_bn_relu_backward, batchnorm_forward,
+         batchnorm_backward_alt, {"mode": "train"}),
+        (affine_ln_relu_forward, affine_ln_relu_backward, layernorm_forward,
+         layernorm_backward, {}),
+    ],
+    ids=["bn", "ln"],
+)  # fmt: skip
+def test_sandwich_equals_the_composed_primitives(
+    forward, backward, norm_forward, norm_backward, norm_param
+):
+    rng = np.random.default_rng(7)
+    x, w, b, gamma, beta = sandwich_inputs(rng)
+    dout = rng.standard_normal((5, 3))
+    out, cache = forward(x, w, b, gamma, beta, dict(norm_param))
+    grads = backward(dout, cache)
+    out2, grads2 = compose(
+        x, w, b, gamma, beta, norm_forward, norm_backward, dict(norm_param), dout
+    )
+    assert np.array_equal(out, out2)
+    assert len(grads) == 5
+    for name, g, g2 in zip("dx dw db dgamma dbeta".split(), grads, grads2, strict=True):
+        assert np.array_equal(g, g2), name
+
+
+def test_affine_relu_equals_the_composed_primitives():
+    rng = np.random.default_rng(8)
+    x, w, b, _, _ = sandwich_inputs(rng)
+    dout = rng.standard_normal((5, 3))
+    out, cache = affine_relu_forward(x, w, b)
+    a, fc_cache = affine_forward(x, w, b)
+    assert np.array_equal(out, np.maximum(a, 0))
+    expected = affine_backward(dout * (a > 0), fc_cache)
+    for g, g2 in zip(affine_relu_backward(dout, cache), expected, strict=True):
+        assert np.array_equal(g, g2)
+
+
+# --- dtype: every public function, float32 and float64 ---------------------------------
+# The table is the gradient-check catalog: each entry names a forward/backward pair (or a
+# loss) and how to build its inputs. Here they are built, cast to the dtype and run.
+
+
+def _cast(value, dtype):
+    return (
+        value.astype(dtype) if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+    )
+
+
+def test_dtype_table_covers_every_public_layer_function():
+    covered = set()
+    for entry in CATALOG:
+        functions = (
+            (entry.forward, entry.backward) if isinstance(entry, LayerCheck) else (entry.loss,)
+        )
+        covered |= {f.__name__ for f in functions}
+    assert set(layers.__all__) <= covered, f"missing: {set(layers.__all__) - covered}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("entry", CATALOG, ids=lambda e: e.name)
+def test_every_layer_returns_the_input_dtype(entry, dtype):
+    rng = np.random.default_rng(9)
+    if isinstance(entry, LossCheck):
+        x, y = _cast(_make(entry.x, rng), dtype), _make(entry.y, rng)
+        loss, dx = entry.loss(x, y)
+        assert isinstance(loss, float) and np.isfinite(loss)
+        assert dx.dtype == dtype and dx.shape == x.shape
+        return
+    # Only the differentiable inputs take the dtype: settings such as bn_param's running
+    # statistics stay float64, and the layer must still answer in x's dtype.
+    inputs = [_cast(v, dtype) for v in _make(entry.inputs, rng).values()]
+    out, cache = entry.forward(*inputs, *_make(entry.params, rng).values())
+    assert out.dtype == dtype, f"{entry.name} forward returned {out.dtype}"
+    grads = entry.backward(rng.standard_normal(out.shape).astype(dtype), cache)
+    for i, grad in enumerate(grads if isinstance(grads, tuple) else (grads,)):
+        assert grad.dtype == dtype, f"{entry.name} backward output {i} is {grad.dtype}"
+        assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("forward", [affine_relu_forward, affine_forward])
+def test_float64_parameters_follow_a_float32_input(forward):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    out, cache = forward(x, rng.standard_normal((4, 2)), rng.standard_normal(2))
+    assert out.dtype == np.float32
+    backward = affine_relu_backward if forward is affine_relu_forward else affine_backward
+    assert all(g.dtype == np.float32 for g in backward(np.ones_like(out), cache))
