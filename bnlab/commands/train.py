@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 HELP = "train baseline vs batchnorm fully connected nets and plot their curves"
@@ -57,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--hidden", type=_positive_int_list, default=d.hidden, help="hidden sizes, e.g. 100,100")
     add(
         "--norm",
+        dest="norms",
         nargs="+",
         choices=sorted(NORM_LABELS),
         default=d.norms,
@@ -81,30 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    config = TrainConfig(
-        data=args.data,
-        data_path=args.data_path,
-        hidden=args.hidden,
-        norms=args.norm,
-        activation=args.activation,
-        update=args.update,
-        lr=args.lr,
-        lr_decay=args.lr_decay,
-        keep=args.keep,
-        epochs=args.epochs or (2 if args.quick else TrainConfig.epochs),
-        batch_size=args.batch_size,
-        reg=args.reg,
-        weight_scale=args.weight_scale,
-        dtype=args.dtype,
-        seed=args.seed,
-        num_train=args.num_train,
-        out=args.out,
-        checkpoint=args.checkpoint,
-        resume=args.resume,
-    )
+    """The options are named after TrainConfig's fields, so they map one to one."""
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    values["epochs"] = args.epochs or (2 if args.quick else TrainConfig.epochs)
     if args.quick:
-        config.num_train = config.num_train or 1000
-    return config
+        values["num_train"] = values["num_train"] or 1000
+    return TrainConfig(**values)
 
 
 def _weight_scale(text: str) -> float | str:
