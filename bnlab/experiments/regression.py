@@ -6,9 +6,13 @@ test points x = linspace(low, high, 100). Its finding:
 
 (a) x in (-1, 1), noise 0.1: the tanh units work in their sensitive range, and batchnorm
     changes little;
-(b) x in (-5, 5), noise 1: the inputs are NOT standardised, so tanh saturates; without
-    batchnorm the net barely learns (it predicts about the mean of y), with batchnorm before
-    each tanh it fits the parabola.
+(b) x in (-5, 5), noise 1: without batchnorm the net barely learns (it predicts about the
+    mean of y), with batchnorm before each tanh it fits the parabola.
+
+The seed blames the unstandardised inputs. What the numbers show is subtler: the targets reach
+25, and within the first epoch the LAST hidden tanh layer is driven into saturation (its inputs
+beyond +-2, tanh' near 0) and stays there; standardising x alone does not rescue the baseline
+(RegressionBN.ipynb shows both). Batchnorm re-standardises every tanh input on every batch.
 
 Both nets start from PyTorch's default initialisation (same seed) and see the same
 minibatches. The curves and fitted predictions are the model after the last epoch, as in the
