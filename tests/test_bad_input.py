@@ -126,6 +126,8 @@ CASES = [
     ("dropout p=-0.1", dropout(-0.1), ValueError, ["dropout_param['p']", "(0, 1]", "-0.1"]),
     ("dropout p missing", lambda: dropout_forward(X, {"mode": "train"}), ValueError,
      ["dropout_param['p']", "missing"]),
+    ("dropout mode missing", lambda: dropout_forward(X, {"p": 0.5}), ValueError,
+     ["dropout_param['mode']", "missing", "'train' or 'test'"]),
     ("dropout seed", dropout(0.5, seed="zero"), TypeError, ["dropout_param['seed']", "str"]),
     # wrong-rank x
     ("bn 3-D x", bn(x=X4[0]), ValueError, ["x", "2-dimensional", "(3, 4, 4)"]),
@@ -208,7 +210,11 @@ def _forward_caches():
         "spatial", spatial_batchnorm_backward, spatial_batchnorm_forward(X4, ONES3, ZEROS3, train())
     )
     add("layernorm", layernorm_backward, layernorm_forward(X, ONES5, ZEROS5, {}))
-    add("dropout train", dropout_backward, dropout_forward(X, {"p": 0.5, "seed": 0}))
+    add(
+        "dropout train",
+        dropout_backward,
+        dropout_forward(X, {"p": 0.5, "mode": "train", "seed": 0}),
+    )
     add("dropout test", dropout_backward, dropout_forward(X, {"p": 0.5, "mode": "test"}))
     add("affine_relu", affine_relu_backward, affine_relu_forward(X, w, b))
     add("affine_bn_relu", affine_bn_relu_backward,

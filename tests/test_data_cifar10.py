@@ -70,7 +70,7 @@ def test_get_CIFAR10_data_cs231n_split_and_mean(cifar_dir, dtype):
         np.testing.assert_allclose(ours.transpose(0, 2, 3, 1), X - mean, atol=PIXEL_ATOL[dtype])
         np.testing.assert_array_equal(data[f"y_{split}"], y)
     np.testing.assert_allclose(data["mean_image"], mean.transpose(2, 0, 1), atol=PIXEL_ATOL[dtype])
-    assert data["class_names"] == [f"name{c}" for c in range(10)]  # from batches.meta
+    assert list(data["class_names"]) == [f"name{c}" for c in range(10)]  # from batches.meta
 
 
 def test_load_cifar10_validates_on_the_last_rows(cifar_dir):
@@ -89,7 +89,7 @@ def test_get_CIFAR10_data_too_many_rows(cifar_dir):
 
 def test_missing_meta_falls_back_to_the_standard_names(cifar_dir):
     os.remove(cifar_dir / "batches.meta")
-    assert load_cifar10(cifar_dir, num_val=2)["class_names"][:2] == ["airplane", "automobile"]
+    assert list(load_cifar10(cifar_dir, num_val=2)["class_names"][:2]) == ["airplane", "automobile"]
 
 
 def test_missing_batch_is_named(cifar_dir):
@@ -146,3 +146,10 @@ def test_malformed_batch(cifar_dir, batch, match):
     with pytest.raises(ValueError, match=match) as info:
         load_CIFAR_batch(cifar_dir / "data_batch_1")
     assert str(cifar_dir / "data_batch_1") in str(info.value)
+
+
+def test_get_cifar10_data_values_all_have_a_shape(cifar_dir):
+    """cs231n's first data cell prints ``v.shape`` for every value of the dict."""
+    data = get_CIFAR10_data(num_training=8, num_validation=2, num_test=2, cifar10_dir=cifar_dir)
+    for key, value in data.items():
+        assert isinstance(value.shape, tuple), key

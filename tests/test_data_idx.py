@@ -130,7 +130,7 @@ def test_no_mean_subtraction_and_row_limits(isolated):
     assert len(data["X_train"]) == 10 and len(data["X_val"]) == 5 and len(data["X_test"]) == 4
     assert not data["mean_image"].any()
     np.testing.assert_allclose(data["X_val"][:, 0] * 255, raw["train_images"][25:], atol=1e-3)
-    assert data["class_names"] == [str(d) for d in range(10)]
+    assert list(data["class_names"]) == [str(d) for d in range(10)]
 
 
 @pytest.mark.parametrize(

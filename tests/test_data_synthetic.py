@@ -48,7 +48,11 @@ def test_synthetic_images_deterministic_per_seed_and_dtype_independent():
 def test_synthetic_custom_shape_and_classes():
     data = make_synthetic_images(30, 0, 4, image_shape=(1, 7, 9), num_classes=3, seed=1)
     assert data["X_train"].shape == (30, 1, 7, 9) and data["X_val"].shape == (0, 1, 7, 9)
-    assert data["y_train"].max() == 2 and data["class_names"] == ["class 0", "class 1", "class 2"]
+    assert data["y_train"].max() == 2 and list(data["class_names"]) == [
+        "class 0",
+        "class 1",
+        "class 2",
+    ]
 
 
 @pytest.mark.parametrize(

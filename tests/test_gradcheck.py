@@ -504,3 +504,11 @@ def test_gradcheck_command_exits_non_zero_on_a_failure_or_a_crash(monkeypatch, c
     assert "ERROR in crashing: RuntimeError: layer is broken" in out
     assert "2 FAILED: wrong_dw, crashing" in out
     assert main(["gradcheck", "good"]) == 0
+
+
+def test_float32_copy_ignored_by_f_is_an_error_not_a_zero_gradient():
+    """cs231n's ``lambda _: model.loss(X, y)[0]`` on a float32 model used to return zeros."""
+    w = np.random.default_rng(0).standard_normal((3, 2)).astype(np.float32)
+    with pytest.warns(UserWarning, match="float32"):
+        with pytest.raises(ValueError, match="f ignores the float64 copy"):
+            eval_numerical_gradient(lambda _: float(np.sum(w**2)), w, verbose=False)

@@ -517,3 +517,12 @@ def test_best_epoch_running_statistics_are_restored_with_its_params():
     assert np.array_equal(model.bn_params[0]["running_var"], best["running_var"])
     # and the restored model reproduces the best validation accuracy exactly
     assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_metric
+
+
+@pytest.mark.parametrize("bad", ["column", "float"])
+def test_classifier_labels_must_be_integer_vectors(bad):
+    """A (N, 1) y would broadcast against (N,) predictions and report accuracies above 1."""
+    data = blobs()
+    y_val = data["y_val"][:, None] if bad == "column" else data["y_val"].astype(float)
+    with pytest.raises(ValueError, match=r"data\['y_val'\] must hold \(N,\) integer class labels"):
+        make_solver(data={**data, "y_val": y_val})

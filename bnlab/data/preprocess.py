@@ -5,7 +5,8 @@ The standard dict, as cs231n's ``get_CIFAR10_data`` returns it, plus two extras:
     X_train, X_val, X_test: (N, C, H, W) float32 or float64, mean-subtracted
     y_train, y_val, y_test: (N,) int64 class labels
     mean_image:             (C, H, W) the training-set mean that was subtracted (zeros if not)
-    class_names:            a list with one name per class
+    class_names:            (num_classes,) array of str, one name per class (an array, so
+                            every value of the dict has a .shape, as cs231n notebooks expect)
 
 ``X + mean_image`` undoes the mean subtraction.
 """
@@ -118,7 +119,7 @@ def standard_dict(
     else:
         mean_image = np.zeros(X_train.shape[1:], dtype=dtype)
     data["mean_image"] = mean_image
-    data["class_names"] = list(class_names)
+    data["class_names"] = np.asarray(class_names, dtype=str)
     return data
 
 

@@ -38,6 +38,20 @@ def as_float64(name: str, x: Any, h: float, stacklevel: int = 3) -> np.ndarray:
     return x
 
 
+def check_copy_was_used(grad: np.ndarray, x_given: np.ndarray, x_checked: np.ndarray) -> None:
+    """Raise if a float32 x was checked on a copy that f never read (the gradient is all 0).
+
+    cs231n's ``lambda _: model.loss(X, y)[0]`` ignores its argument: it only works when x is
+    the model's own float64 array, perturbed in place.
+    """
+    if x_checked is not x_given and grad.size and not np.any(grad):
+        raise ValueError(
+            "the numerical gradient is exactly zero everywhere: f ignores the float64 copy it is "
+            "given and reads the original float32 array instead (e.g. lambda _: "
+            "model.loss(X, y)[0]). Build the model with dtype=np.float64 for gradient checks."
+        )
+
+
 def _check_step(h: float) -> None:
     if not (isinstance(h, float | int) and 0 < h < 1):
         raise ValueError(f"h must be a small positive step such as 1e-5, got {h!r}")
@@ -73,7 +87,7 @@ def eval_numerical_gradient(
     Returns grad: shape of x, float64.
     """
     _check_step(h)
-    x = as_float64("x", x, h)
+    x_given, x = x, as_float64("x", x, h)
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(x.shape):
         f_plus, f_minus = central_difference(f, x, ix, h)
@@ -85,6 +99,7 @@ def eval_numerical_gradient(
         grad[ix] = (f_plus.item() - f_minus.item()) / (2 * h)
         if verbose:
             print(ix, grad[ix])
+    check_copy_was_used(grad, x_given, x)
     return grad
 
 
@@ -100,7 +115,7 @@ def eval_numerical_gradient_array(
     Returns grad: shape of x, float64.
     """
     _check_step(h)
-    x = as_float64("x", x, h)
+    x_given, x = x, as_float64("x", x, h)
     check_float_array("df", df)
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(x.shape):
@@ -109,6 +124,7 @@ def eval_numerical_gradient_array(
             raise ValueError(f"df must have the shape of f(x), {f_plus.shape}, got {df.shape}")
         f_plus -= f_minus  # reuse the buffer: this runs once per entry of x
         grad[ix] = np.vdot(f_plus, df) / (2 * h)
+    check_copy_was_used(grad, x_given, x)
     return grad
 
 

@@ -49,7 +49,9 @@ def dropout_forward(x: np.ndarray, dropout_param: dict) -> tuple[np.ndarray, Dro
         raise ValueError(
             f"dropout_param['p'] is the keep probability and must be in (0, 1], got {p!r}"
         )
-    mode = dropout_param.get("mode", "train")
+    if "mode" not in dropout_param:  # a default would silently drop units at test time
+        raise ValueError("dropout_param['mode'] is missing: expected 'train' or 'test'")
+    mode = dropout_param["mode"]
     check_choice("dropout_param['mode']", mode, ("train", "test"))
     if mode == "test" or p == 1:
         return x, (mode, None, x.shape)

@@ -55,9 +55,15 @@ def small_ufunc_buffer(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with np.errstate():
-            np.setbufsize(_UFUNC_BUFFER)
-            return fn(*args, **kwargs)
+        # NumPy 2 keeps the buffer size in errstate's context; NumPy 1 does not restore it on
+        # exit, so put the old value back by hand as well.
+        old = np.getbufsize()
+        try:
+            with np.errstate():
+                np.setbufsize(_UFUNC_BUFFER)
+                return fn(*args, **kwargs)
+        finally:
+            np.setbufsize(old)
 
     return wrapper  # type: ignore[return-value]
 

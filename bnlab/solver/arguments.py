@@ -76,6 +76,17 @@ def check_data(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return X_train, y_train, X_val, y_val
 
 
+def check_class_labels(y_train: np.ndarray, y_val: np.ndarray) -> None:
+    """A classifier's labels: (N,) integers. A (N, 1) column would broadcast against the (N,)
+    predictions into an (N, N) comparison and report accuracies above 1."""
+    for name, y in (("data['y_train']", y_train), ("data['y_val']", y_val)):
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(
+                f"{name} must hold (N,) integer class labels for a classifier, got {y.dtype} "
+                f"of shape {y.shape} (for regression give the model loss='mse')"
+            )
+
+
 def describe_data(data: Mapping[str, np.ndarray]) -> dict[str, str]:
     """A cheap fingerprint of the training data (dtype and shape), stored in checkpoints."""
     return {key: f"{data[key].dtype} array of shape {data[key].shape}" for key in DATA_KEYS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ import numpy as np
 from bnlab.solver.arguments import (
     DATA_KEYS,
     check_checkpoint_name,
+    check_class_labels,
     check_count,
     check_data,
     check_examples,
@@ -133,12 +135,14 @@ class Solver:
         self.model = model
         self.X_train, self.y_train, self.X_val, self.y_val = check_data(data)
         self.metric_name = "mse" if getattr(model, "loss_type", None) == "mse" else "accuracy"
+        if self.metric_name == "accuracy":
+            check_class_labels(self.y_train, self.y_val)
 
         self.update_rule_name, self.update_rule = resolve_update_rule(update_rule)
         if optim_config is not None and not isinstance(optim_config, dict):
             raise TypeError(f"optim_config must be a dict, got {type(optim_config).__name__}")
         self.optim_config = {} if optim_config is None else optim_config
-        if not isinstance(lr_decay, int | float) or not lr_decay > 0:
+        if not isinstance(lr_decay, numbers.Real) or not lr_decay > 0:
             raise ValueError(f"lr_decay must be a positive number, got {lr_decay!r}")
         self.lr_decay = float(lr_decay)
         self.batch_size = check_count("batch_size", batch_size, minimum=1)
