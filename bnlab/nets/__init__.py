@@ -1,6 +1,16 @@
 """Models: chains of layers with a loss, following the model API of :class:`ChainNet`."""
 
-from bnlab.nets.chain import Chain, ChainNet, Layer
+from bnlab.nets.chain import Chain, ChainBuilder, ChainNet, Layer
+from bnlab.nets.cnn import ThreeLayerConvNet
 from bnlab.nets.fc_net import FullyConnectedNet
+from bnlab.nets.lenet import LeNet
 
-__all__ = ["Chain", "ChainNet", "FullyConnectedNet", "Layer"]
+__all__ = [
+    "Chain",
+    "ChainBuilder",
+    "ChainNet",
+    "FullyConnectedNet",
+    "Layer",
+    "LeNet",
+    "ThreeLayerConvNet",
+]

@@ -1,9 +1,11 @@
 """A net as a chain of forward/backward pairs: written once, reused by every model.
 
 A :class:`Layer` names a forward function, its backward, the keys of ``model.params`` it
-takes (in argument order) and, for batchnorm/layernorm/dropout, the mutable settings dict it
-receives last (``bn_param`` and friends). :class:`ChainNet` runs the chain forward, applies the
-loss, and runs it backward collecting ``grads`` under the same keys as ``params``.
+takes (in argument order) and, for batchnorm/layernorm/dropout/conv/pool, the settings dict it
+receives last (``bn_param``, ``conv_param`` and friends). :class:`ChainNet` runs the chain
+forward, applies the loss, and runs it backward collecting ``grads`` under the same keys as
+``params``. :class:`ChainBuilder` grows a chain block by block, tracking the example's shape,
+for nets whose layer sizes follow from the input's (the convolutional ones).
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ from bnlab.layers import (
     tanh_backward,
     tanh_forward,
 )
+from bnlab.layers.conv import conv_backward_fast, conv_forward_fast
+from bnlab.layers.im2col import output_length
+from bnlab.layers.pooling import (
+    avg_pool_backward,
+    avg_pool_forward,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
 
 LOSSES: dict[str, Callable] = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
 ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
@@ -47,6 +57,10 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "sigmoid": (sigmoid_forward, sigmoid_backward),
 }
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
+POOLS: dict[str, tuple[Callable, Callable]] = {
+    "max": (max_pool_forward_fast, max_pool_backward_fast),
+    "avg": (avg_pool_forward, avg_pool_backward),
+}
 
 
 @dataclass
@@ -57,7 +71,7 @@ class Layer:
     forward: Callable
     backward: Callable  # returns dx alone when param_names is empty, else (dx, *dparams)
     param_names: tuple[str, ...] = ()  # keys of model.params, in the forward's argument order
-    state: dict[str, Any] | None = None  # bn_param / ln_param / dropout_param, passed last
+    state: dict[str, Any] | None = None  # bn_param / dropout_param / conv_param ..., passed last
     skips_dx: bool = (
         False  # backward accepts need_dx=False (affine): the first layer never needs dx
     )
@@ -141,6 +155,24 @@ def dropout_layer(index: int, dropout_param: dict[str, Any]) -> Layer:
     return Layer(f"dropout{index}", dropout_forward, dropout_backward, state=dropout_param)
 
 
+def conv_layer(index: int, conv_param: dict[str, int]) -> Layer:
+    """conv{index} with params W{index}, b{index}: the fast (im2col) convolution."""
+    return Layer(
+        f"conv{index}",
+        conv_forward_fast,
+        conv_backward_fast,
+        (f"W{index}", f"b{index}"),
+        conv_param,
+    )
+
+
+def pool_layer(kind: str, index: int, pool_param: dict[str, int]) -> Layer:
+    """max_pool{index} or avg_pool{index} (the fast versions); no params."""
+    check_choice("pooling", kind, POOLS)
+    forward, backward = POOLS[kind]
+    return Layer(f"{kind}_pool{index}", forward, backward, state=pool_param)
+
+
 def init_weight(
     rng: np.random.Generator, fan_in: int, fan_out: int, weight_scale: float | str, dtype
 ) -> np.ndarray:
@@ -168,6 +200,121 @@ def init_filter(
             f"weight_scale must be a positive number, 'he' or 'xavier'; got {weight_scale!r}"
         )
     return (std * rng.standard_normal(shape)).astype(dtype)
+
+
+class ChainBuilder:
+    """Grows a net's params, layers and batchnorm settings block by block, tracking the shape.
+
+    ``shape`` is one example's shape at the current end of the chain: (C, H, W) while the
+    layers are convolutional, (D,) after the first affine layer (which flattens its input).
+    Every weighted layer takes the next index (conv1, conv2, affine3, ...: params W1, b1, W2,
+    ...); the normalisation, activation and pooling layers after it share its index
+    (batchnorm1, sigmoid1, avg_pool1), so gamma1, beta1 act on the output of W1, as in cs231n.
+    Weights are drawn in order from ``np.random.default_rng(seed)`` with the std rule of
+    :func:`init_weight`; a conv filter's fans are C*HH*WW in and F*HH*WW out (PyTorch's).
+    """
+
+    def __init__(
+        self, input_dim: tuple[int, ...], weight_scale: float | str, dtype, seed: int | None
+    ) -> None:
+        check_choice("dtype", np.dtype(dtype), (np.dtype(np.float32), np.dtype(np.float64)))
+        if not isinstance(input_dim, tuple | list) or not all(
+            isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 1
+            for d in input_dim
+        ):
+            raise ValueError(f"input_dim must be a tuple of positive integers, got {input_dim!r}")
+        self.input_dim = tuple(int(d) for d in input_dim)
+        self.shape = self.input_dim
+        self.weight_scale = weight_scale
+        self.dtype = dtype
+        self.rng = np.random.default_rng(seed)
+        self.params: dict[str, np.ndarray] = {}
+        self.layers: list[Layer] = []
+        self.bn_params: list[dict[str, Any]] = []
+        self.index = 0  # the index of the last weighted layer
+
+    def _add_weights(self, shape: tuple[int, ...], fan_in: int, fan_out: int) -> int:
+        """W{i} of ``shape`` and b{i} = 0 (one per output, shape[0] for conv, shape[1] affine)."""
+        self.index += 1
+        i = self.index
+        self.params[f"W{i}"] = init_filter(
+            self.rng, shape, fan_in, fan_out, self.weight_scale, self.dtype
+        )
+        self.params[f"b{i}"] = np.zeros(shape[0] if len(shape) == 4 else shape[1], self.dtype)
+        return i
+
+    def _windows_fit(
+        self, layer: str, window: int, stride: int, pad: int | None, names: tuple[str, str]
+    ) -> tuple[int, int]:
+        """(H', W') after a sliding-window layer, or a ValueError naming input_dim and the layer."""
+        if len(self.shape) != 3:
+            raise ValueError(
+                f"{layer} needs images: input_dim must be (C, H, W), got {self.input_dim}"
+            )
+        window_name, stride_name = names
+        try:
+            return tuple(
+                output_length(axis, size, window, stride, pad, (axis[0].upper(), *names))
+                for axis, size in (("height", self.shape[1]), ("width", self.shape[2]))
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"input_dim {self.input_dim} does not fit the net: {layer} gets inputs of "
+                f"shape {self.shape} ({window_name} = {window}, {stride_name} = {stride}), and "
+                f"{error}"
+            ) from None
+
+    def conv(self, num_filters: int, filter_size: int, pad: int = 0, stride: int = 1) -> None:
+        """conv{i}: num_filters square filters; (C, H, W) -> (num_filters, H', W')."""
+        conv_param = {"stride": stride, "pad": pad}
+        H_out, W_out = self._windows_fit(
+            f"conv{self.index + 1}", filter_size, stride, pad, ("filter_size", "stride")
+        )
+        C = self.shape[0]
+        F, k = num_filters, filter_size
+        i = self._add_weights((F, C, k, k), C * k * k, F * k * k)
+        self.layers.append(conv_layer(i, conv_param))
+        self.shape = (F, H_out, W_out)
+
+    def affine(self, num_outputs: int) -> None:
+        """affine{i}: (C, H, W) is flattened to C*H*W inputs; -> (num_outputs,)."""
+        D = int(np.prod(self.shape))
+        i = self._add_weights((D, num_outputs), D, num_outputs)
+        self.layers.append(affine_layer(i))
+        self.shape = (num_outputs,)
+
+    def norm(self, kind: str | None) -> None:
+        """batchnorm{i} on the last weighted layer's output, spatial for images; None: no layer."""
+        if kind is None:
+            return
+        num_features = self.shape[0]  # C for (C, H, W), D for (D,)
+        self.params[f"gamma{self.index}"] = np.ones(num_features, dtype=self.dtype)
+        self.params[f"beta{self.index}"] = np.zeros(num_features, dtype=self.dtype)
+        state = {"mode": "train"} if kind == "batchnorm" else {}
+        self.bn_params.append(state)
+        self.layers.append(norm_layer(kind, self.index, state, spatial=len(self.shape) == 3))
+
+    def activation(self, kind: str) -> None:
+        """{kind}{i}: relu, tanh, sigmoid or leaky_relu; the shape is unchanged."""
+        self.layers.append(activation_layer(kind, self.index))
+
+    def pool(self, kind: str, size: int) -> None:
+        """{kind}_pool{i}: size x size windows, stride size; (C, H, W) -> (C, H/size, W/size)."""
+        check_choice("pooling", kind, POOLS)
+        pool_param = {"pool_height": size, "pool_width": size, "stride": size}
+        H_out, W_out = self._windows_fit(
+            f"{kind}_pool{self.index}", size, size, None, ("window", "stride")
+        )
+        self.layers.append(pool_layer(kind, self.index, pool_param))
+        self.shape = (self.shape[0], H_out, W_out)
+
+    def finish(self, model: ChainNet, reg: float, loss: str = "softmax") -> None:
+        """Hand the built chain to ``model`` with the settings the :class:`ChainNet` API names."""
+        if not reg >= 0:
+            raise ValueError(f"reg must be >= 0, got {reg!r}")
+        check_choice("loss", loss, LOSSES)
+        model.params, model.chain, model.bn_params = self.params, Chain(self.layers), self.bn_params
+        model.reg, model.dtype, model.loss_type = reg, self.dtype, loss
 
 
 class ChainNet:

@@ -1,0 +1,125 @@
+"""Seed 001: LeNet with and without batchnorm on Fashion-MNIST, d2l's setting.
+
+The seed (d2l's batchnorm chapter) trains LeNet-5 -- sigmoid activations, average pooling --
+with batchnorm after every conv and hidden affine layer, by minibatch SGD at learning rate
+1.0, batch 256, for 10 epochs, and compares it with d2l's plain LeNet (learning rate 0.9):
+with batchnorm "the test accuracy reaches about 0.9 in the same ten epochs".
+
+Both nets start from the same Xavier weights (d2l's ``init_cnn``) and see the same minibatches.
+The data is the full Fashion-MNIST where it is installed (55000 train / 5000 validation /
+10000 test), else the bundled subset. The Solver keeps the params with the best validation
+accuracy; the test accuracy is measured once, on those, after training.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bnlab.experiments.activations import last_epoch_loss
+from bnlab.experiments.common import History, load_data, train_model
+from bnlab.nets import LeNet
+from bnlab.plotting import plot_training_curves
+
+DATA_NAMES = {"bundled": "the bundled Fashion-MNIST subset", "fashion-mnist": "Fashion-MNIST"}
+
+
+@dataclass
+class Config:
+    data: str = "fashion-mnist"  # the seed's; falls back to 'bundled' (with a note) if missing
+    num_train: int | None = None  # training images, a random subset (None: all 55000)
+    num_epochs: int = 10  # the seed's
+    batch_size: int = 256  # the seed's
+    update_rule: str = "sgd"  # the seed's plain minibatch SGD, no momentum, no weight decay
+    learning_rate: float = 1.0  # d2l's for the batchnorm LeNet
+    baseline_learning_rate: float = 0.9  # d2l's for the plain LeNet
+    weight_scale: float | str = "xavier"  # d2l's init_cnn (xavier_uniform_: the same std)
+    num_train_samples: int | None = 5000  # training images the per-epoch train accuracy uses
+    seed: int = 0  # weights (shared by both nets), minibatch order, subsets
+
+    @classmethod
+    def quick(cls) -> Config:
+        # 20 iterations of 25: the batchnorm net is well ahead by then, the baseline at chance.
+        return cls(
+            data="bundled", num_train=500, num_epochs=1, batch_size=25, num_train_samples=500
+        )
+
+
+@dataclass
+class Result:
+    runs: dict[str, History]  # 'baseline', 'batchnorm' -> curves
+    test_acc: dict[str, float]  # label -> test accuracy of the best-validation params
+    seconds: dict[str, float]  # label -> wall time of training and evaluation
+    learning_rates: dict[str, float]  # label -> the SGD learning rate it was trained with
+    data: str  # the dataset actually used
+    num_train: int
+
+
+def load_or_fall_back(config: Config) -> tuple[dict, str]:
+    """(data, its name): ``config.data``, or the bundled subset if those files are missing."""
+    try:
+        return load_data(config.data, num_train=config.num_train, seed=config.seed), config.data
+    except FileNotFoundError:
+        print(f"note: dataset {config.data!r} is not installed; using the bundled subset instead")
+        return load_data("bundled", num_train=config.num_train, seed=config.seed), "bundled"
+
+
+def run(config: Config) -> Result:
+    data, data_name = load_or_fall_back(config)
+    nets = {
+        "baseline": (None, config.baseline_learning_rate),
+        "batchnorm": ("batchnorm", config.learning_rate),
+    }
+    shared = dict(  # the same training for both nets but the learning rate
+        update_rule=config.update_rule,
+        num_epochs=config.num_epochs,
+        batch_size=config.batch_size,
+        num_train_samples=config.num_train_samples,
+        seed=config.seed,
+    )
+    runs, test_acc, seconds, learning_rates = {}, {}, {}, {}
+    for label, (normalization, learning_rate) in nets.items():
+        start = time.perf_counter()
+        model = LeNet(
+            input_dim=data["X_train"].shape[1:],
+            num_classes=len(data["class_names"]),
+            normalization=normalization,
+            weight_scale=config.weight_scale,
+            seed=config.seed,
+        )
+        solver = train_model(model, data, learning_rate=learning_rate, **shared)
+        runs[label] = History.from_solver(solver)
+        test_acc[label] = solver.check_accuracy(data["X_test"], data["y_test"], batch_size=500)
+        seconds[label] = time.perf_counter() - start
+        learning_rates[label] = learning_rate
+    return Result(runs, test_acc, seconds, learning_rates, data_name, len(data["X_train"]))
+
+
+def plot(result: Result, out_dir: Path) -> list[Path]:
+    runs = {
+        f"{label} (SGD, lr {result.learning_rates[label]})": history
+        for label, history in result.runs.items()
+    }
+    name = DATA_NAMES.get(result.data, result.data)
+    path = plot_training_curves(
+        runs,
+        Path(out_dir) / "lenet_bn.png",
+        f"LeNet (sigmoid, avg pool) on {name}, {result.num_train} training images",
+    )
+    return [path]
+
+
+def summarize(result: Result) -> str:
+    lines = [
+        f"data: {DATA_NAMES.get(result.data, result.data)}, {result.num_train} training images"
+    ]
+    for label, history in result.runs.items():
+        lines.append(
+            f"{label:>9} (lr {result.learning_rates[label]}): test acc "
+            f"{result.test_acc[label]:.4f}; val acc final {history.val_acc_history[-1]:.4f} "
+            f"best {max(history.val_acc_history):.4f}; train acc final "
+            f"{history.train_acc_history[-1]:.4f}; last epoch's mean loss "
+            f"{last_epoch_loss(history):.4f}; {result.seconds[label]:.0f} s"
+        )
+    return "\n".join(lines)
