@@ -160,3 +160,14 @@ def test_integer_input_is_refused():
     model = FullyConnectedNet([5], input_dim=3, num_classes=2)
     with pytest.raises(TypeError, match="X must have dtype float32 or float64"):
         model.loss(np.ones((2, 3), dtype=np.int64))
+
+
+def test_two_layer_net_is_cs231ns():
+    from bnlab.nets import TwoLayerNet
+
+    model = TwoLayerNet(input_dim=6, hidden_dim=5, num_classes=3, weight_scale=0.5, seed=0,
+                        dtype=np.float64)  # fmt: skip
+    assert sorted(model.params) == ["W1", "W2", "b1", "b2"]
+    assert model.params["W1"].shape == (6, 5) and model.params["W2"].shape == (5, 3)
+    rng = np.random.default_rng(0)
+    assert_net_gradients(model, rng.standard_normal((4, 6)), rng.integers(0, 3, 4))

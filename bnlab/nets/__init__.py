@@ -2,7 +2,7 @@
 
 from bnlab.nets.chain import Chain, ChainBuilder, ChainNet, Layer
 from bnlab.nets.cnn import ThreeLayerConvNet
-from bnlab.nets.fc_net import FullyConnectedNet
+from bnlab.nets.fc_net import FullyConnectedNet, TwoLayerNet
 from bnlab.nets.lenet import LeNet
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "Layer",
     "LeNet",
     "ThreeLayerConvNet",
+    "TwoLayerNet",
 ]

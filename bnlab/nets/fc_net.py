@@ -137,3 +137,31 @@ class FullyConnectedNet(ChainNet):
             if self.use_dropout:
                 layers.append(dropout_layer(i, self.dropout_param))
         self.chain = Chain(layers)
+
+
+class TwoLayerNet(FullyConnectedNet):
+    """cs231n's TwoLayerNet: affine - relu - affine - softmax, params W1, b1, W2, b2.
+
+    A FullyConnectedNet with one hidden layer and cs231n's defaults for this class.
+    input_dim: D; hidden_dim: H; num_classes: C; weight_scale: std of the initial weights.
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 3 * 32 * 32,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        dtype: type = np.float32,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(
+            [hidden_dim],
+            input_dim=input_dim,
+            num_classes=num_classes,
+            weight_scale=weight_scale,
+            reg=reg,
+            dtype=dtype,
+            seed=seed,
+        )
