@@ -171,3 +171,21 @@ def test_two_layer_net_is_cs231ns():
     assert model.params["W1"].shape == (6, 5) and model.params["W2"].shape == (5, 3)
     rng = np.random.default_rng(0)
     assert_net_gradients(model, rng.standard_normal((4, 6)), rng.integers(0, 3, 4))
+
+
+@pytest.mark.parametrize("normalization", [None, "batchnorm"])
+def test_overfits_50_real_examples_to_full_train_accuracy(normalization):
+    """cs231n's sanity check: a 3-layer net memorises 50 bundled Fashion-MNIST images."""
+    from bnlab.data import load_bundled, subsample
+    from bnlab.solver import Solver
+
+    data = subsample(load_bundled(), 50, seed=0)
+    model = FullyConnectedNet(
+        [100, 100], input_dim=784, normalization=normalization, weight_scale="he", seed=0
+    )
+    solver = Solver(
+        model, data, update_rule="adam", optim_config={"learning_rate": 1e-3}, num_epochs=20,
+        batch_size=25, seed=0, verbose=False,
+    )  # fmt: skip
+    solver.train()
+    assert max(solver.train_acc_history) == 1.0
