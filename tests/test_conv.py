@@ -93,6 +93,10 @@ def test_fast_matches_naive(case):
     grads_fast = conv_backward_fast(dout, cache_fast)
     for name, fast, naive in zip(("dx", "dw", "db"), grads_fast, grads_naive, strict=True):
         assert_close(fast, naive, SAME_SUMS_TOL, name)
+    # A net's first conv skips dx; its dw and db must not change.
+    skipped, dw, db = conv_backward_fast(dout, cache_fast, need_dx=False)
+    assert skipped is None
+    assert np.array_equal(dw, grads_fast[1]) and np.array_equal(db, grads_fast[2])
 
 
 @pytest.mark.parametrize("impl", PAIRS)

@@ -42,3 +42,38 @@ def test_list_names_every_experiment(capsys):
 def test_unknown_experiment_is_refused_with_the_valid_names(capsys):
     assert main(["experiment", "nope", "--quick"]) == 2
     assert "unknown experiment 'nope'; valid names: bn-sanity" in capsys.readouterr().out
+
+
+def test_set_changes_config_fields_parsed_by_their_types(tmp_path, capsys):
+    argv = ["experiment", "bn-sanity", "--quick", "--out", str(tmp_path)]
+    settings = ["--set", "N=64", "--set", "gamma=0.5,2,3", "--set", "num_train_batches=7"]
+    assert main(argv + settings) == 0
+    printed = capsys.readouterr().out.splitlines()[0]  # the Config the run used
+    assert "N=64" in printed and "num_train_batches=7" in printed
+    assert "gamma=(0.5, 2.0, 3.0)" in printed
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("batch_size", "--set takes FIELD=VALUE, got 'batch_size'"),
+        ("nope=1", "lenet_bn's Config has no field 'nope'; its fields: data, num_train"),
+        ("batch_size=big", "--set batch_size: cannot read 'big' as int"),
+        ("num_train=all", "--set num_train: cannot read 'all' as int | None"),
+    ],
+)
+def test_bad_set_is_refused_with_a_message_naming_it(setting, message, capsys):
+    assert main(["experiment", "lenet-bn", "--quick", "--set", setting]) == 2
+    assert message in capsys.readouterr().out
+
+
+def test_set_parses_none_unions_and_tuples():
+    from bnlab.commands.experiment import parse_field
+
+    assert parse_field("None", int | None) is None
+    assert parse_field("12", int | None) == 12
+    assert parse_field("he", float | str) == "he" and parse_field("0.01", float | str) == 0.01
+    assert parse_field("1e-3, 1", tuple[float, ...]) == (0.001, 1.0)
+    assert parse_field("False", bool) is False
+    with pytest.raises(ValueError, match="cannot be set from the command line"):
+        parse_field("1,2", tuple[tuple[int, int], ...])

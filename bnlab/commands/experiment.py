@@ -1,11 +1,18 @@
-"""``bnlab experiment NAME [--quick] [--out DIR] [--seed N]``: rerun a seed experiment."""
+"""``bnlab experiment NAME [--quick] [--out DIR] [--seed N] [--set FIELD=VALUE ...]``.
+
+Reruns a seed experiment with its Config, the quick one, or either with some fields changed:
+``--set batch_size=256 --set update_rule=sgd`` parses each value by the field's type.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import time
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 HELP = "run one of the seed experiments and write its figures (see --list)"
 
@@ -22,6 +29,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="random seed (default: the config's)"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change one field of the experiment's Config (repeatable; the fields are printed "
+        "at the start of every run)",
+    )
+
+
+def parse_field(value: str, annotation: Any) -> Any:
+    """``value`` as the first type of ``annotation`` that accepts it.
+
+    Handles the types Configs use: int, float, str, bool, None in unions (``int | None``,
+    ``float | str``) and flat tuples written with commas (``tuple[int, ...]``: ``64,32``).
+    """
+    if typing.get_origin(annotation) is tuple:
+        item_type, *rest = typing.get_args(annotation)
+        if rest != [Ellipsis] or typing.get_origin(item_type) is not None:
+            raise ValueError(f"a {type_name(annotation)} cannot be set from the command line")
+        return tuple(parse_field(item.strip(), item_type) for item in value.split(","))
+    members = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else ()
+    for kind in members or (annotation,):
+        if kind is type(None):
+            if value.lower() == "none":
+                return None
+        elif kind is bool:
+            if value.lower() in ("true", "false"):
+                return value.lower() == "true"
+        else:
+            try:
+                return kind(value)
+            except ValueError:
+                continue
+    raise ValueError(f"cannot read {value!r} as {type_name(annotation)}")
+
+
+def type_name(annotation: Any) -> str:
+    """'int', 'float | str', 'tuple[int, ...]': the annotation as it is written in the Config."""
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation)
+
+
+def apply_settings(config: Any, settings: list[str]) -> Any:
+    """A copy of the dataclass ``config`` with every ``FIELD=VALUE`` of ``settings`` applied."""
+    annotations = typing.get_type_hints(type(config))
+    changes = {}
+    for setting in settings:
+        field, equals, value = setting.partition("=")
+        if not equals:
+            raise ValueError(f"--set takes FIELD=VALUE, got {setting!r}")
+        if field not in annotations:
+            raise ValueError(
+                f"--set: {type(config).__module__.rsplit('.', 1)[-1]}'s Config has no field "
+                f"{field!r}; its fields: {', '.join(annotations)}"
+            )
+        try:
+            changes[field] = parse_field(value, annotations[field])
+        except ValueError as error:
+            raise ValueError(f"--set {field}: {error}") from None
+    return dataclasses.replace(config, **changes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
     config = module.Config.quick() if args.quick else module.Config()
     if args.seed is not None:
         config = dataclasses.replace(config, seed=args.seed)
+    try:
+        config = apply_settings(config, args.set)
+    except ValueError as error:
+        print(f"bnlab experiment: {error}")
+        return 2
     print(f"== {args.name}{' (quick)' if args.quick else ''}: {config}")
     start = time.perf_counter()
     result = module.run(config)

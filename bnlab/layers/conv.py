@@ -134,11 +134,13 @@ def conv_forward_fast(
 
 
 def conv_backward_fast(
-    dout: np.ndarray, cache: ConvFastCache
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dout: np.ndarray, cache: ConvFastCache, *, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """dw = sum_n dout[n] @ x_cols[n].T;  dx = col2im(w.T @ dout[n]);  db = sum dout
 
     dout: (N, F, H', W'); cache: from conv_forward_fast.
+    need_dx: False skips dx (returned as None). A net's first conv never needs it, and there
+    it is the costliest part of the backward: col2im over the largest feature map.
     Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,), all in x's dtype.
     """
     x, w, _, conv_param, x_cols = cache
@@ -148,9 +150,11 @@ def conv_backward_fast(
     dout_flat = dout.reshape(N, F, H_out * W_out)  # (N, F, H'*W')
     # A batched matmul on transposed views: einsum or tensordot would first copy x_cols (2x slower).
     dw = np.matmul(dout_flat, x_cols.transpose(0, 2, 1)).sum(axis=0)  # (F, C*HH*WW)
+    db = dout.sum(axis=(0, 2, 3))
+    if not need_dx:
+        return None, dw.reshape(w.shape), db
     dx_cols = np.matmul(w.reshape(F, -1).T, dout_flat)  # (N, C*HH*WW, H'*W')
     dx_cols = dx_cols.reshape(N, C, HH, WW, H_out, W_out)
     x_pad_shape = (N, C, x.shape[2] + 2 * pad, x.shape[3] + 2 * pad)
     dx = crop_spatial(col2im(dx_cols, x_pad_shape, stride), pad)
-    db = dout.sum(axis=(0, 2, 3))
     return dx, dw.reshape(w.shape), db

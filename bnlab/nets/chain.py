@@ -72,9 +72,8 @@ class Layer:
     backward: Callable  # returns dx alone when param_names is empty, else (dx, *dparams)
     param_names: tuple[str, ...] = ()  # keys of model.params, in the forward's argument order
     state: dict[str, Any] | None = None  # bn_param / dropout_param / conv_param ..., passed last
-    skips_dx: bool = (
-        False  # backward accepts need_dx=False (affine): the first layer never needs dx
-    )
+    # The backward takes need_dx=False (affine, conv): a net's first layer never needs its dx.
+    skips_dx: bool = False
 
 
 @dataclass
@@ -163,6 +162,7 @@ def conv_layer(index: int, conv_param: dict[str, int]) -> Layer:
         conv_backward_fast,
         (f"W{index}", f"b{index}"),
         conv_param,
+        skips_dx=True,
     )
 
 
