@@ -85,15 +85,20 @@ def check_same_shape(name: str, value: np.ndarray, like_name: str, like: np.ndar
         )
 
 
-def check_dout(dout: Any, expected_shape: tuple[int, ...]) -> np.ndarray:
-    """The upstream gradient of a backward pass: a float array shaped like the forward output."""
+def check_dout(dout: Any, expected_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The upstream gradient of a backward pass: a float array shaped like the forward output.
+
+    Returned in the forward's ``dtype`` (a no-op when it already is), so that every gradient
+    comes back in the dtype of the values it belongs to: a float64 dout reaching a float32 layer
+    must not silently turn the rest of the backward pass into float64.
+    """
     check_float_array("dout", dout)
     if dout.shape != tuple(expected_shape):
         raise ValueError(
             f"dout must have the shape of the forward output, {tuple(expected_shape)}, "
             f"got {dout.shape}"
         )
-    return dout
+    return dout.astype(dtype, copy=False)
 
 
 def check_param_dict(name: str, value: Any) -> dict:

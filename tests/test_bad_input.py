@@ -120,6 +120,13 @@ CASES = [
     ("mse target shape", lambda: mse_loss(SCORES, np.zeros(4)), ValueError,
      ["y", "(4, 3)", "(4,)"]),
     ("mse target type", lambda: mse_loss(SCORES, "zeros"), TypeError, ["y", "str"]),
+    # a loss is a mean over the batch: an empty one has none (numpy would give nan)
+    ("softmax empty batch", lambda: softmax_loss(SCORES[:0], np.zeros(0, int)), ValueError,
+     ["x", "empty batch", "(0, 3)"]),
+    ("svm empty batch", lambda: svm_loss(SCORES[:0], np.zeros(0, int)), ValueError,
+     ["x", "empty batch", "(0, 3)"]),
+    ("mse empty batch", lambda: mse_loss(SCORES[:0], SCORES[:0]), ValueError,
+     ["x", "empty batch", "(0, 3)"]),
     # dropout p is the keep probability, in (0, 1]
     ("dropout p=0", dropout(0), ValueError, ["dropout_param['p']", "keep", "(0, 1]", "0"]),
     ("dropout p=1.5", dropout(1.5), ValueError, ["dropout_param['p']", "(0, 1]", "1.5"]),

@@ -44,3 +44,18 @@ def test_every_public_layer_function_is_checked():
     }
     missing = sorted(public - used)
     assert not missing, f"no gradient check in bnlab/gradcheck/catalog.py for {missing}"
+
+
+LAYER_CHECKS = [entry for entry in catalog.CATALOG if isinstance(entry, catalog.LayerCheck)]
+
+
+@pytest.mark.parametrize("entry", LAYER_CHECKS, ids=[entry.name for entry in LAYER_CHECKS])
+def test_float32_layer_returns_float32_gradients_even_for_a_float64_dout(entry):
+    """A float64 dout (e.g. from a float64 loss) must not turn a float32 backward into float64."""
+    inputs, params = entry.make_arguments(np.random.default_rng(0), np.float32)
+    out, cache = entry.forward(*inputs.values(), *params.values())
+    assert out.dtype == np.float32, f"{entry.name}: out is {out.dtype}"
+    grads = entry.backward(np.ones(out.shape, np.float64), cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for name, grad in zip(inputs, grads, strict=True):
+        assert grad.dtype == np.float32, f"{entry.name}: d{name} is {grad.dtype}"

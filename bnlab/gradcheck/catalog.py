@@ -151,9 +151,19 @@ class LayerCheck:
     def describe(self) -> str:
         return _summary((self.forward, self.backward), self.inputs, self.note)
 
+    def make_arguments(
+        self, rng: np.random.Generator, dtype: Any = np.float64
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(inputs, params) drawn from the specs, the float inputs in ``dtype``."""
+        inputs = {
+            name: value.astype(dtype) if np.issubdtype(value.dtype, np.floating) else value
+            for name, value in _make(self.inputs, rng).items()
+        }
+        return inputs, _make(self.params, rng)
+
     def run(self, seed: int = 0, tol: float = DEFAULT_TOL) -> GradCheckReport:
         rng = np.random.default_rng(seed)
-        inputs, params = _make(self.inputs, rng), _make(self.params, rng)
+        inputs, params = self.make_arguments(rng)
         return check_layer(
             self.forward, self.backward, inputs, params, tol=tol, seed=rng, name=self.name
         )

@@ -25,8 +25,8 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     dout: shape of x. Returns dx: shape of x.
     """
     x = cache
-    check_dout(dout, x.shape)
-    return np.where(x > 0, dout, 0).astype(dout.dtype, copy=False)
+    dout = check_dout(dout, x.shape, x.dtype)
+    return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
 
 
 def leaky_relu_forward(
@@ -50,7 +50,7 @@ def leaky_relu_backward(dout: np.ndarray, cache: tuple[np.ndarray, float]) -> np
     dout: shape of x. Returns dx: shape of x.
     """
     x, negative_slope = cache
-    check_dout(dout, x.shape)
+    dout = check_dout(dout, x.shape, x.dtype)
     return np.where(x > 0, dout, dout.dtype.type(negative_slope) * dout)
 
 
@@ -73,7 +73,7 @@ def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     dout: shape of x. Returns dx: shape of x.
     """
     out = cache
-    check_dout(dout, out.shape)
+    dout = check_dout(dout, out.shape, out.dtype)
     return dout * out * (1 - out)
 
 
@@ -93,5 +93,5 @@ def tanh_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     dout: shape of x. Returns dx: shape of x.
     """
     out = cache
-    check_dout(dout, out.shape)
+    dout = check_dout(dout, out.shape, out.dtype)
     return dout * (1 - out * out)

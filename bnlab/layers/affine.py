@@ -48,7 +48,7 @@ def affine_backward(
     """
     x, w, _ = cache
     N = x.shape[0]
-    check_dout(dout, (N, w.shape[1]))
+    dout = check_dout(dout, (N, w.shape[1]), x.dtype)
     x_flat = x.reshape(N, -1)  # (N, D)
     dw = x_flat.T @ dout
     db = dout.sum(axis=0)

@@ -197,7 +197,7 @@ def batchnorm_backward(
     Returns dx: (N, D), dgamma: (D,), dbeta: (D,).
     This is the lesson, not the fast path: see batchnorm_backward_alt for that.
     """
-    check_dout(dout, cache.xc.shape)
+    dout = check_dout(dout, cache.xc.shape, cache.xc.dtype)
     if cache.mode == "test":
         return _frozen_statistics_backward(dout, cache)
     xc, _, var, _, gamma, eps, axes, _ = cache
@@ -255,7 +255,7 @@ def batchnorm_backward_alt(
     cache: from batchnorm_forward (the same cache as batchnorm_backward)
     Returns dx: shape of dout, dgamma: (D,), dbeta: (D,).
     """
-    check_dout(dout, cache.xc.shape)
+    dout = check_dout(dout, cache.xc.shape, cache.xc.dtype)
     if cache.mode == "test":
         return _frozen_statistics_backward(dout, cache)
     xc, _, _, inv_std, gamma, _, axes, _ = cache

@@ -60,8 +60,7 @@ def _backward_setup(dout: Any, x: np.ndarray, w: np.ndarray, conv_param: dict) -
     stride, pad = _stride_pad(conv_param)
     H_out = 1 + (x.shape[2] + 2 * pad - w.shape[2]) // stride
     W_out = 1 + (x.shape[3] + 2 * pad - w.shape[3]) // stride
-    dout = check_dout(dout, (x.shape[0], w.shape[0], H_out, W_out))
-    return dout.astype(x.dtype, copy=False), stride, pad
+    return check_dout(dout, (x.shape[0], w.shape[0], H_out, W_out), x.dtype), stride, pad
 
 
 def conv_forward_naive(

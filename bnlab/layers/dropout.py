@@ -8,7 +8,7 @@ import numpy as np
 
 from bnlab._validation import check_choice, check_dout, check_float_array, check_param_dict
 
-DropoutCache = tuple[str, np.ndarray | None, tuple[int, ...]]
+DropoutCache = tuple[str, np.ndarray | None, tuple[int, ...], np.dtype]
 
 
 def _rng_from(dropout_param: dict) -> np.random.Generator:
@@ -38,7 +38,7 @@ def dropout_forward(x: np.ndarray, dropout_param: dict) -> tuple[np.ndarray, Dro
         'mode': 'train' or 'test'
         'seed': optional int (same mask every call) or np.random.Generator; or 'rng'
     Dividing by p at train time ("inverted" dropout) keeps E[out] = x, so test mode is the identity.
-    Returns out (shape and dtype of x) and cache = (mode, scaled mask or None, x.shape).
+    Returns out (shape and dtype of x) and cache = (mode, scaled mask or None, x.shape, x.dtype).
     """
     check_float_array("x", x)
     check_param_dict("dropout_param", dropout_param)
@@ -54,10 +54,10 @@ def dropout_forward(x: np.ndarray, dropout_param: dict) -> tuple[np.ndarray, Dro
     mode = dropout_param["mode"]
     check_choice("dropout_param['mode']", mode, ("train", "test"))
     if mode == "test" or p == 1:
-        return x, (mode, None, x.shape)
+        return x, (mode, None, x.shape, x.dtype)
     keep = _rng_from(dropout_param).random(x.shape, dtype=x.dtype) < p
     mask = keep * x.dtype.type(1 / p)  # (shape of x), 0 or 1/p
-    return x * mask, (mode, mask, x.shape)
+    return x * mask, (mode, mask, x.shape, x.dtype)
 
 
 def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> np.ndarray:
@@ -65,6 +65,6 @@ def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> np.ndarray:
 
     dout: shape of x. Returns dx: shape of x.
     """
-    _, mask, shape = cache
-    check_dout(dout, shape)
+    _, mask, shape, dtype = cache
+    dout = check_dout(dout, shape, dtype)
     return dout if mask is None else dout * mask

@@ -109,7 +109,7 @@ def spatial_groupnorm_backward(
     Returns dx: (N, C, H, W), and dgamma, dbeta in the shapes gamma and beta were given in.
     """
     x_hat, inv_std, gamma, gamma_shape, beta_shape = cache
-    check_dout(dout, x_hat.shape)
+    dout = check_dout(dout, x_hat.shape, x_hat.dtype)
     N, C, H, W = x_hat.shape
     G = inv_std.shape[1]
     dbeta = sum_over(dout, CHANNEL_SUM_AXES)

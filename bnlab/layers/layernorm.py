@@ -70,7 +70,7 @@ def layernorm_backward(
     Returns dx: (N, D), dgamma: (D,), dbeta: (D,).
     """
     x_hat, inv_std, gamma = cache
-    check_dout(dout, x_hat.shape)
+    dout = check_dout(dout, x_hat.shape, x_hat.dtype)
     # gamma and beta are per feature, so their gradients sum over the batch (axis 0) ...
     dbeta = sum_over(dout, (0,))
     dgamma = dot_over(dout, x_hat, (0,))

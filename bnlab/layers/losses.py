@@ -7,14 +7,24 @@ import numpy as np
 from bnlab._validation import check_float_array, check_labels
 
 
+def check_scores(x: np.ndarray) -> tuple[int, int]:
+    """(N, C) of the scores ``x``, refused when there is nothing to average the loss over."""
+    check_float_array("x", x, ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"x is an empty batch, shape {x.shape}: the loss is a mean over the batch and "
+            "needs at least one example"
+        )
+    return x.shape
+
+
 def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """loss = -mean_i log softmax(x_i)[y_i]
 
     x: (N, C) class scores; y: (N,) integer labels in [0, C).
     Returns loss and dx: (N, C) = (softmax(x) - onehot(y)) / N.
     """
-    check_float_array("x", x, ndim=2)
-    N, C = x.shape
+    N, C = check_scores(x)
     check_labels("y", y, N, C)
     # Subtracting the row max leaves softmax unchanged and keeps exp from overflowing.
     shifted = x - x.max(axis=1, keepdims=True)
@@ -33,8 +43,7 @@ def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     x: (N, C) class scores; y: (N,) integer labels in [0, C).
     Returns loss and dx: (N, C).
     """
-    check_float_array("x", x, ndim=2)
-    N, C = x.shape
+    N, C = check_scores(x)
     check_labels("y", y, N, C)
     rows = np.arange(N)
     margins = np.maximum(0, x - x[rows, y][:, None] + 1)
@@ -52,7 +61,7 @@ def mse_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     x: (N, D) predictions; y: (N, D) targets, or (N,) when D = 1 (the seeds' regression).
     Returns loss and dx: (N, D) = 2 * (x - y) / (N * D).
     """
-    check_float_array("x", x, ndim=2)
+    check_scores(x)
     if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.number):
         raise TypeError(f"y must be a numeric numpy ndarray of targets, got {type(y).__name__}")
     if y.shape == (x.shape[0],) and x.shape[1] == 1:

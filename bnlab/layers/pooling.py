@@ -62,7 +62,7 @@ def _backward_setup(dout: Any, x: np.ndarray, pool_param: dict) -> tuple[np.ndar
     ph, pw, stride = (pool_param[k] for k in ("pool_height", "pool_width", "stride"))
     N, C, H, W = x.shape
     out_shape = (N, C, 1 + (H - ph) // stride, 1 + (W - pw) // stride)
-    return check_dout(dout, out_shape).astype(x.dtype, copy=False), ph, pw, stride
+    return check_dout(dout, out_shape, x.dtype), ph, pw, stride
 
 
 def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, PoolCache]:
