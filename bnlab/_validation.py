@@ -106,3 +106,18 @@ def check_param_dict(name: str, value: Any) -> dict:
     if not isinstance(value, dict):
         raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
     return value
+
+
+def unpack_cache(cache: Any, size: int, backward: str, forward: str) -> tuple:
+    """``cache`` if it is the ``size``-tuple ``forward`` returns; else a TypeError saying so.
+
+    The naive and fast versions of a layer keep different caches, and handing one's cache to
+    the other's backward would otherwise fail deep inside with "too many values to unpack".
+    """
+    if not isinstance(cache, tuple) or len(cache) != size:
+        got = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
+        raise TypeError(
+            f"{backward} needs the cache {forward} returns (a tuple of {size}), got {got}: "
+            "was it made by another forward (naive and fast caches differ)?"
+        )
+    return cache

@@ -16,12 +16,20 @@ from bnlab.layers import (
     batchnorm_backward,
     batchnorm_backward_alt,
     batchnorm_forward,
+    conv_backward_fast,
+    conv_backward_naive,
+    conv_forward_fast,
+    conv_forward_naive,
     dropout_backward,
     dropout_forward,
     layernorm_backward,
     layernorm_forward,
     leaky_relu_backward,
     leaky_relu_forward,
+    max_pool_backward_fast,
+    max_pool_backward_naive,
+    max_pool_forward_fast,
+    max_pool_forward_naive,
     mse_loss,
     relu_backward,
     relu_forward,
@@ -246,3 +254,26 @@ def test_dout_of_the_wrong_shape_is_refused(backward, cache, shape):
         assert fragment in message, f"{fragment!r} not in message: {message}"
     with pytest.raises(TypeError, match="dout must have dtype float32 or float64"):
         backward(np.ones(shape, dtype=np.int64), cache)
+
+
+@pytest.mark.parametrize(
+    "forward, backward, args",
+    [
+        (conv_forward_fast, conv_backward_naive, ({"stride": 1, "pad": 1},)),
+        (conv_forward_naive, conv_backward_fast, ({"stride": 1, "pad": 1},)),
+        (max_pool_forward_fast, max_pool_backward_naive, ()),
+        (max_pool_forward_naive, max_pool_backward_fast, ()),
+    ],
+    ids=lambda f: getattr(f, "__name__", ""),
+)
+def test_a_naive_cache_in_a_fast_backward_or_back_is_named(forward, backward, args):
+    x = np.ones((2, 3, 4, 4))
+    if args:  # conv: w, b and conv_param
+        out, cache = forward(x, np.ones((2, 3, 3, 3)), np.zeros(2), *args)
+    else:
+        out, cache = forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    expected_forward = backward.__name__.replace("backward", "forward")
+    with pytest.raises(TypeError) as info:
+        backward(np.ones_like(out), cache)
+    for fragment in (backward.__name__, expected_forward, "naive and fast caches differ"):
+        assert fragment in str(info.value)

@@ -177,6 +177,9 @@ def test_single_example_in_test_mode():
         (dict(input_dim=(28, 28)), ValueError, ["conv1 needs images", "(C, H, W)"]),
         (dict(input_dim=(1, 0, 28)), ValueError, ["input_dim", "positive integers"]),
         (dict(weight_scale=-1.0), ValueError, ["weight_scale", "-1.0"]),
+        (dict(weight_scale=float("nan")), ValueError, ["weight_scale", "positive number"]),
+        (dict(weight_scale=True), TypeError, ["weight_scale", "True"]),
+        (dict(weight_scale=None), TypeError, ["weight_scale", "'he' or 'xavier'", "None"]),
         (dict(dtype=np.int32), ValueError, ["dtype", "int32"]),
         (dict(reg=-0.1), ValueError, ["reg", "-0.1"]),
         (dict(num_classes=0), ValueError, ["num_classes", ">= 1"]),
@@ -319,3 +322,8 @@ def test_matches_pytorch_over_three_sgd_steps(make, image):
     X = rng.standard_normal((5, *image))
     net.eval()
     assert_parity("test-mode scores", model.loss(X), net(torch.tensor(X)))
+
+
+def test_numpy_scalar_weight_scale_is_a_std():
+    model = LeNet(weight_scale=np.float32(0.01), seed=0)
+    assert model.params["W3"].std() == pytest.approx(0.01, rel=0.05)  # 48000 values

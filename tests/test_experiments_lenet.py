@@ -81,3 +81,41 @@ def test_missing_dataset_falls_back_to_the_bundled_subset(monkeypatch, capsys):
     assert result.data == "bundled"
     assert "'fashion-mnist' is not installed; using the bundled subset" in capsys.readouterr().out
     assert "bundled Fashion-MNIST subset" in lenet_bn.summarize(result)
+
+
+def test_d2l_preset_is_the_seeds_setting_and_the_default_only_changes_the_optimiser():
+    d2l, default = lenet_bn.Config.d2l(), lenet_bn.Config()
+    assert (d2l.update_rule, d2l.learning_rate, d2l.baseline_learning_rate) == ("sgd", 1.0, 0.9)
+    assert (d2l.batch_size, d2l.lr_decay, d2l.num_epochs) == (256, 1.0, 10)
+    changed = {
+        f.name
+        for f in dataclasses.fields(default)
+        if getattr(default, f.name) != getattr(d2l, f.name)
+    }
+    # same data, epochs, init and seed: only how the 10 epochs are stepped through differs
+    assert changed == {
+        "update_rule",
+        "learning_rate",
+        "baseline_learning_rate",
+        "lr_decay",
+        "batch_size",
+    }
+    assert lenet_bn.Config.d2l(seed=3).seed == 3
+
+
+def test_both_nets_are_trained_with_the_configs_optimiser_and_decay(monkeypatch):
+    calls = []
+    real_train_model = lenet_bn.train_model
+
+    def recording(model, data, **kwargs):
+        calls.append(kwargs)
+        return real_train_model(model, data, **kwargs)
+
+    monkeypatch.setattr(lenet_bn, "train_model", recording)
+    config = dataclasses.replace(lenet_bn.Config.quick(), **TINY)
+    config = dataclasses.replace(config, update_rule="sgd_momentum", lr_decay=0.5)
+    result = lenet_bn.run(config)
+    assert [call["update_rule"] for call in calls] == ["sgd_momentum"] * 2
+    assert [call["lr_decay"] for call in calls] == [0.5] * 2
+    assert [call["learning_rate"] for call in calls] == [0.9, 1.0]  # baseline, batchnorm
+    assert "SGD+momentum, lr 1.0 ×0.5 per epoch (batchnorm)" in lenet_bn.summarize(result)

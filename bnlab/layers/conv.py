@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from bnlab._validation import check_dout, check_float_array, check_param, check_param_dict
+from bnlab._validation import (
+    check_dout,
+    check_float_array,
+    check_param,
+    check_param_dict,
+    unpack_cache,
+)
 from bnlab.layers.im2col import col2im, crop_spatial, im2col, int_param, output_length, pad_spatial
 
 ConvCache = tuple[np.ndarray, np.ndarray, np.ndarray, dict]
@@ -93,7 +99,7 @@ def conv_backward_naive(
     dout: (N, F, H', W'); cache: from conv_forward_naive.
     Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,), all in x's dtype.
     """
-    x, w, _, conv_param = cache
+    x, w, _, conv_param = unpack_cache(cache, 4, "conv_backward_naive", "conv_forward_naive")
     dout, stride, pad = _backward_setup(dout, x, w, conv_param)
     N, F, H_out, W_out = dout.shape
     HH, WW = w.shape[2:]
@@ -142,7 +148,7 @@ def conv_backward_fast(
     it is the costliest part of the backward: col2im over the largest feature map.
     Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,), all in x's dtype.
     """
-    x, w, _, conv_param, x_cols = cache
+    x, w, _, conv_param, x_cols = unpack_cache(cache, 5, "conv_backward_fast", "conv_forward_fast")
     dout, stride, pad = _backward_setup(dout, x, w, conv_param)
     N, F, H_out, W_out = dout.shape
     C, HH, WW = w.shape[1:]

@@ -10,6 +10,7 @@ for nets whose layer sizes follow from the input's (the convolutional ones).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,16 +190,17 @@ def init_filter(
     dtype,
 ) -> np.ndarray:
     """A weight array of any shape with the std rule of :func:`init_weight`."""
+    expected = "a positive number, 'he' or 'xavier'"
+    if isinstance(weight_scale, bool) or not isinstance(weight_scale, str | numbers.Real):
+        raise TypeError(f"weight_scale must be {expected}; got {weight_scale!r}")
     if weight_scale == "he":
         std = np.sqrt(2.0 / fan_in)  # keeps ReLU activations' variance (He et al., 2015)
     elif weight_scale == "xavier":
         std = np.sqrt(2.0 / (fan_in + fan_out))  # Glorot & Bengio, 2010
-    elif isinstance(weight_scale, int | float) and weight_scale > 0:
+    elif not isinstance(weight_scale, str) and 0 < weight_scale < np.inf:
         std = float(weight_scale)
     else:
-        raise ValueError(
-            f"weight_scale must be a positive number, 'he' or 'xavier'; got {weight_scale!r}"
-        )
+        raise ValueError(f"weight_scale must be {expected}; got {weight_scale!r}")
     return (std * rng.standard_normal(shape)).astype(dtype)
 
 
