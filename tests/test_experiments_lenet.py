@@ -119,3 +119,12 @@ def test_both_nets_are_trained_with_the_configs_optimiser_and_decay(monkeypatch)
     assert [call["lr_decay"] for call in calls] == [0.5] * 2
     assert [call["learning_rate"] for call in calls] == [0.9, 1.0]  # baseline, batchnorm
     assert "SGD+momentum, lr 1.0 ×0.5 per epoch (batchnorm)" in lenet_bn.summarize(result)
+
+
+def test_the_documented_command_line_for_d2ls_setting_gives_config_d2l():
+    from bnlab.commands.experiment import apply_settings
+
+    doc = lenet_bn.Config.d2l.__doc__.replace("\n", " ")
+    settings = [word.strip("`.") for word in doc.split() if "=" in word]
+    assert len(settings) == 5, settings
+    assert apply_settings(lenet_bn.Config(), settings) == lenet_bn.Config.d2l()
