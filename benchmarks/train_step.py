@@ -1,18 +1,24 @@
-"""One training step of a 3072-100x5-10 batchnorm net: bnlab's Solver vs PyTorch, float32, 1 thread.
+"""One training step with batchnorm, bnlab's Solver vs PyTorch, float32, 1 thread.
 
-    python benchmarks/train_step.py [--repeats 15]
+    python benchmarks/train_step.py [--net fc|lenet] [--repeats 15]
 
-A step is what ``Solver._step`` does: draw the next minibatch, forward, loss, backward, and an
-Adam update of every parameter. PyTorch does the same with ``nn.Sequential`` (Linear,
-BatchNorm1d, ReLU) x 5 + Linear, ``CrossEntropyLoss`` and ``torch.optim.Adam``, indexing the
-same float32 training array for its batch. Interleaved repeats in one run; prints median times
-and the ratio bnlab / torch. Targets: <= 0.8 at batch 50, <= 1.0 at 256, <= 1.15 at 1024.
+A step is what ``Solver._step`` does: draw the next minibatch, forward, loss, backward, and
+an update of every parameter. PyTorch does the same with an ``nn.Sequential`` of the same
+layers, ``CrossEntropyLoss`` and the same optimiser, indexing the same float32 training array
+for its batch. Interleaved repeats in one run; prints median times and the ratio bnlab / torch.
+
+- ``--net fc`` (default): FullyConnectedNet 3072-100x5-10, (affine, batchnorm, relu) x 5 +
+  affine, Adam. Targets: <= 0.8 at batch 50, <= 1.0 at 256, <= 1.15 at 1024.
+- ``--net lenet``: the lenet-bn experiment's LeNet on 28x28 images (conv, spatial batchnorm,
+  sigmoid, 2x2 average pooling; affine, batchnorm, sigmoid), SGD + momentum. No target: it
+  shows what the experiment's run time costs against PyTorch's.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from _timing import limit_threads
 
@@ -23,20 +29,73 @@ limit_threads(1)
 from _timing import compare, format_time, keep_freed_memory, torch_single_thread  # noqa: E402
 
 from bnlab.data import make_synthetic_images  # noqa: E402
-from bnlab.nets import FullyConnectedNet  # noqa: E402
+from bnlab.nets import FullyConnectedNet, LeNet  # noqa: E402
 from bnlab.solver import Solver  # noqa: E402
 
 HIDDEN = [100] * 5
-TARGETS = {50: 0.8, 256: 1.0, 1024: 1.15}
 
 
-def bnlab_step(data: dict, batch_size: int) -> Callable[[], object]:
-    model = FullyConnectedNet(HIDDEN, normalization="batchnorm", weight_scale="he", seed=0)
+@dataclass(frozen=True)
+class Net:
+    """One benchmarked net: how bnlab and PyTorch build it, its data and its optimiser."""
+
+    title: str
+    image_shape: tuple[int, int, int]
+    make_bnlab: Callable[[], object]
+    make_torch: Callable[[object], object]  # torch -> nn.Module
+    update_rule: str  # bnlab's name; torch_optimizer maps it
+    learning_rate: float
+    targets: dict[int, float | None]  # batch size -> target ratio bnlab / torch (None: none)
+
+
+def fc_torch(torch) -> object:
+    nn = torch.nn
+    layers, fan_in = [nn.Flatten()], 3 * 32 * 32
+    for width in HIDDEN:
+        layers += [nn.Linear(fan_in, width), nn.BatchNorm1d(width), nn.ReLU()]
+        fan_in = width
+    return nn.Sequential(*layers, nn.Linear(fan_in, 10))
+
+
+def lenet_torch(torch) -> object:
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
+        nn.Linear(84, 10),
+    )  # fmt: skip
+
+
+NETS = {
+    "fc": Net(
+        f"FullyConnectedNet 3072-{'-'.join(map(str, HIDDEN))}-10 + batchnorm, Adam",
+        (3, 32, 32),
+        lambda: FullyConnectedNet(HIDDEN, normalization="batchnorm", weight_scale="he", seed=0),
+        fc_torch,
+        "adam",
+        1e-3,
+        {50: 0.8, 256: 1.0, 1024: 1.15},
+    ),
+    "lenet": Net(
+        "LeNet (sigmoid, avg pool) + batchnorm on 28x28 images, SGD + momentum",
+        (1, 28, 28),
+        lambda: LeNet(normalization="batchnorm", seed=0),
+        lenet_torch,
+        "sgd_momentum",
+        0.2,
+        {64: None, 256: None},
+    ),
+}
+
+
+def bnlab_step(net: Net, data: dict, batch_size: int) -> Callable[[], object]:
     solver = Solver(
-        model,
+        net.make_bnlab(),
         data,
-        update_rule="adam",
-        optim_config={"learning_rate": 1e-3},
+        update_rule=net.update_rule,
+        optim_config={"learning_rate": net.learning_rate},
         batch_size=batch_size,
         verbose=False,
         seed=0,
@@ -44,15 +103,16 @@ def bnlab_step(data: dict, batch_size: int) -> Callable[[], object]:
     return solver._step
 
 
-def torch_step(torch, data: dict, batch_size: int) -> Callable[[], object]:
-    nn = torch.nn
-    layers, fan_in = [nn.Flatten()], 3 * 32 * 32
-    for width in HIDDEN:
-        layers += [nn.Linear(fan_in, width), nn.BatchNorm1d(width), nn.ReLU()]
-        fan_in = width
-    net = nn.Sequential(*layers, nn.Linear(fan_in, 10))
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
+def torch_optimizer(torch, net: Net, parameters) -> object:
+    if net.update_rule == "adam":
+        return torch.optim.Adam(parameters, lr=net.learning_rate)
+    return torch.optim.SGD(parameters, lr=net.learning_rate, momentum=0.9)  # cs231n's momentum
+
+
+def torch_step(torch, net: Net, data: dict, batch_size: int) -> Callable[[], object]:
+    module = net.make_torch(torch)
+    optimizer = torch_optimizer(torch, net, module.parameters())
+    loss_fn = torch.nn.CrossEntropyLoss()
     X = torch.from_numpy(data["X_train"])
     y = torch.from_numpy(data["y_train"])
     generator = torch.Generator().manual_seed(0)
@@ -64,7 +124,7 @@ def torch_step(torch, data: dict, batch_size: int) -> Callable[[], object]:
         batch = state["order"][state["start"] : state["start"] + batch_size]
         state["start"] += batch_size
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(net(X[batch]), y[batch])
+        loss = loss_fn(module(X[batch]), y[batch])
         loss.backward()
         optimizer.step()
         return loss
@@ -74,17 +134,19 @@ def torch_step(torch, data: dict, batch_size: int) -> Callable[[], object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--net", choices=sorted(NETS), default="fc")
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
+    net = NETS[args.net]
     keep_freed_memory()
     torch = torch_single_thread()
-    data = make_synthetic_images(4096, 100, 10, seed=0)
-    print(f"one Solver step, FullyConnectedNet 3072-{'-'.join(map(str, HIDDEN))}-10 + batchnorm")
+    data = make_synthetic_images(4096, 100, 10, image_shape=net.image_shape, seed=0)
+    print(f"one Solver step, {net.title}")
     print(f"{'batch':>6} {'bnlab':>10} {'torch':>10} {'bnlab/torch':>12} {'target':>7}")
-    for batch_size, target in TARGETS.items():
-        candidates = {"bnlab": bnlab_step(data, batch_size)}
+    for batch_size, target in net.targets.items():
+        candidates = {"bnlab": bnlab_step(net, data, batch_size)}
         if torch is not None:
-            candidates["torch"] = torch_step(torch, data, batch_size)
+            candidates["torch"] = torch_step(torch, net, data, batch_size)
         times = compare(candidates, repeats=args.repeats, target_seconds=0.05)
         if torch is None:
             print(
@@ -92,10 +154,13 @@ def main() -> None:
             )
             continue
         ratio = times.ratio("bnlab", "torch")
-        verdict = "ok" if ratio <= target else "MISSED"
+        if target is None:
+            verdict = f"{'-':>7}"
+        else:
+            verdict = f"{'<= ' + str(target):>7} {'ok' if ratio <= target else 'MISSED'}"
         print(
             f"{batch_size:>6} {format_time(times.median('bnlab')):>10} "
-            f"{format_time(times.median('torch')):>10} {ratio:>12.2f} {'<= ' + str(target):>7} {verdict}"
+            f"{format_time(times.median('torch')):>10} {ratio:>12.2f} {verdict}"
         )
 
 

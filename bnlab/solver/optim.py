@@ -138,12 +138,14 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.
     scratch *= 1.0 - beta2
     v *= beta2
     v += scratch
-    # sqrt(v_hat) + eps, with the bias correction folded into scalars
+    # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) * m / (sqrt(v) + c2 * eps), c1 = 1 - beta1^t and
+    # c2 = sqrt(1 - beta2^t): the same maths with both bias corrections moved into scalars,
+    # which saves a pass over w.
+    c1, c2 = 1.0 - beta1**t, math.sqrt(1.0 - beta2**t)
     np.sqrt(v, out=scratch)
-    scratch *= 1.0 / math.sqrt(1.0 - beta2**t)
-    scratch += float(config["epsilon"])
+    scratch += c2 * float(config["epsilon"])
     np.divide(m, scratch, out=scratch)
-    scratch *= float(config["learning_rate"]) / (1.0 - beta1**t)
+    scratch *= float(config["learning_rate"]) * c2 / c1
     w -= scratch
     return w, config
 
