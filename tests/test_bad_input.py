@@ -13,6 +13,7 @@ from bnlab.layers import (
     affine_ln_relu_forward,
     affine_relu_backward,
     affine_relu_forward,
+    avg_pool_backward,
     batchnorm_backward,
     batchnorm_backward_alt,
     batchnorm_forward,
@@ -263,6 +264,7 @@ def test_dout_of_the_wrong_shape_is_refused(backward, cache, shape):
         (conv_forward_naive, conv_backward_fast, ({"stride": 1, "pad": 1},)),
         (max_pool_forward_fast, max_pool_backward_naive, ()),
         (max_pool_forward_naive, max_pool_backward_fast, ()),
+        (max_pool_forward_fast, avg_pool_backward, ()),
     ],
     ids=lambda f: getattr(f, "__name__", ""),
 )

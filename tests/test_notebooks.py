@@ -37,7 +37,12 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 
 def test_notebooks_exist():
     names = {path.name for path in NOTEBOOKS}
-    expected = {"BatchNormalization.ipynb", "FullyConnectedNets.ipynb", "RegressionBN.ipynb"}
+    expected = {
+        "BatchNormalization.ipynb",
+        "ConvolutionalNetworks.ipynb",
+        "FullyConnectedNets.ipynb",
+        "RegressionBN.ipynb",
+    }
     assert expected <= names, f"missing notebooks: {sorted(expected - names)} in {NOTEBOOK_DIR}"
 
 

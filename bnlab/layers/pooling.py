@@ -157,7 +157,7 @@ def avg_pool_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     dout: (N, C, H', W'); cache: from avg_pool_forward.
     Returns dx: (N, C, H, W) in x's dtype.
     """
-    x, pool_param = cache
+    x, pool_param = unpack_cache(cache, 2, "avg_pool_backward", "avg_pool_forward")
     dout, ph, pw, stride = _backward_setup(dout, x, pool_param)
     share = dout / (ph * pw)  # every pixel of a window had the same weight, 1 / (ph*pw)
     N, C, H_out, W_out = dout.shape
