@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from _timing import limit_threads
 
@@ -42,13 +43,13 @@ class Net:
     title: str
     image_shape: tuple[int, int, int]
     make_bnlab: Callable[[], object]
-    make_torch: Callable[[object], object]  # torch -> nn.Module
+    make_torch: Callable[[Any], Any]  # the torch module -> an nn.Module
     update_rule: str  # bnlab's name; torch_optimizer maps it
     learning_rate: float
     targets: dict[int, float | None]  # batch size -> target ratio bnlab / torch (None: none)
 
 
-def fc_torch(torch) -> object:
+def fc_torch(torch: Any) -> Any:
     nn = torch.nn
     layers, fan_in = [nn.Flatten()], 3 * 32 * 32
     for width in HIDDEN:
@@ -57,7 +58,7 @@ def fc_torch(torch) -> object:
     return nn.Sequential(*layers, nn.Linear(fan_in, 10))
 
 
-def lenet_torch(torch) -> object:
+def lenet_torch(torch: Any) -> Any:
     nn = torch.nn
     return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(2),
@@ -103,13 +104,13 @@ def bnlab_step(net: Net, data: dict, batch_size: int) -> Callable[[], object]:
     return solver._step
 
 
-def torch_optimizer(torch, net: Net, parameters) -> object:
+def torch_optimizer(torch: Any, net: Net, parameters: Any) -> Any:
     if net.update_rule == "adam":
         return torch.optim.Adam(parameters, lr=net.learning_rate)
     return torch.optim.SGD(parameters, lr=net.learning_rate, momentum=0.9)  # cs231n's momentum
 
 
-def torch_step(torch, net: Net, data: dict, batch_size: int) -> Callable[[], object]:
+def torch_step(torch: Any, net: Net, data: dict, batch_size: int) -> Callable[[], object]:
     module = net.make_torch(torch)
     optimizer = torch_optimizer(torch, net, module.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()

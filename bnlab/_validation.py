@@ -108,16 +108,18 @@ def check_param_dict(name: str, value: Any) -> dict:
     return value
 
 
-def unpack_cache(cache: Any, size: int, backward: str, forward: str) -> tuple:
+NAIVE_OR_FAST = ": was it made by another forward (naive and fast caches differ)?"
+
+
+def unpack_cache(cache: Any, size: int, backward: str, forward: str, hint: str = "") -> tuple:
     """``cache`` if it is the ``size``-tuple ``forward`` returns; else a TypeError saying so.
 
-    The naive and fast versions of a layer keep different caches, and handing one's cache to
-    the other's backward would otherwise fail deep inside with "too many values to unpack".
+    A cache from another forward (the naive and fast versions of a layer keep different ones)
+    would otherwise fail deep inside the backward with "too many values to unpack".
     """
     if not isinstance(cache, tuple) or len(cache) != size:
         got = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
         raise TypeError(
-            f"{backward} needs the cache {forward} returns (a tuple of {size}), got {got}: "
-            "was it made by another forward (naive and fast caches differ)?"
+            f"{backward} needs the cache {forward} returns (a tuple of {size}), got {got}{hint}"
         )
     return cache

@@ -179,6 +179,8 @@ def test_single_example_in_test_mode():
         (dict(weight_scale=-1.0), ValueError, ["weight_scale", "-1.0"]),
         (dict(weight_scale=float("nan")), ValueError, ["weight_scale", "positive number"]),
         (dict(weight_scale=True), TypeError, ["weight_scale", "True"]),
+        (dict(weight_scale=1e39), ValueError, ["weight_scale", "float32", "3.4e+38", "1e+39"]),
+        (dict(weight_scale=1e-46), ValueError, ["weight_scale", "float32", "1.4e-45"]),
         (dict(weight_scale=None), TypeError, ["weight_scale", "'he' or 'xavier'", "None"]),
         (dict(dtype=np.int32), ValueError, ["dtype", "int32"]),
         (dict(reg=-0.1), ValueError, ["reg", "-0.1"]),
@@ -327,3 +329,27 @@ def test_matches_pytorch_over_three_sgd_steps(make, image):
 def test_numpy_scalar_weight_scale_is_a_std():
     model = LeNet(weight_scale=np.float32(0.01), seed=0)
     assert model.params["W3"].std() == pytest.approx(0.01, rel=0.05)  # 48000 values
+
+
+@pytest.mark.parametrize("make", [LeNet, ThreeLayerConvNet], ids=["LeNet", "ThreeLayerConvNet"])
+def test_the_first_conv_skips_its_dx_and_the_others_do_not(make):
+    """The input's gradient is never used; computing it (col2im over the largest map) is waste."""
+    input_dim = (1, 28, 28) if make is LeNet else (3, 16, 16)
+    model = make(input_dim=input_dim, seed=0)
+    calls = []
+    for layer in model.chain.layers:
+        if layer.name.startswith("conv"):
+            layer.backward = spy(layer.name, layer.backward, calls)
+    x = np.random.default_rng(0).standard_normal((2, *input_dim)).astype(np.float32)
+    model.loss(x, np.array([0, 1]))
+    first, *rest = [layer.name for layer in model.chain.layers if layer.name.startswith("conv")]
+    assert calls[-1] == (first, {"need_dx": False})  # the backward walks the chain in reverse
+    assert all(kwargs == {} for name, kwargs in calls[:-1]) and len(calls) == 1 + len(rest)
+
+
+def spy(name, backward, calls):
+    def recorded(dout, cache, **kwargs):
+        calls.append((name, kwargs))
+        return backward(dout, cache, **kwargs)
+
+    return recorded

@@ -430,6 +430,17 @@ def test_missing_and_mismatched_data():
         ({"num_train_samples": 0}, ValueError, "num_train_samples must be >= 1"),
         ({"lr_decay": 0}, ValueError, "lr_decay must be a positive number"),
         ({"optim_config": [1e-3]}, TypeError, "optim_config must be a dict"),
+        # hyperparameters that would climb the loss or divide by zero mid-run
+        (
+            {"optim_config": {"learning_rate": -0.1}},
+            ValueError,
+            r"optim_config\['learning_rate'\] must be a positive number, got -0.1",
+        ),
+        ({"optim_config": {"learning_rate": 0}}, ValueError, "must be a positive number, got 0"),
+        ({"optim_config": {"learning_rate": "1e-3"}}, ValueError, "positive number, got '1e-3'"),
+        ({"optim_config": {"beta2": 1.0}}, ValueError, r"\['beta2'\] must be in \[0, 1\), got 1.0"),
+        ({"optim_config": {"momentum": -0.5}}, ValueError, r"\['momentum'\] must be in \[0, 1\)"),
+        ({"optim_config": {"epsilon": 0.0}}, ValueError, r"\['epsilon'\] must be a positive"),
         ({"progress": "fancy"}, ValueError, "progress must be one of"),
         ({"seed": 1.5}, TypeError, "seed must be an int"),
         ({"seed": True}, TypeError, "seed must be an int"),

@@ -45,12 +45,13 @@ def parse_field(value: str, annotation: Any) -> Any:
     Handles the types Configs use: int, float, str, bool, None in unions (``int | None``,
     ``float | str``) and flat tuples written with commas (``tuple[int, ...]``: ``64,32``).
     """
-    if typing.get_origin(annotation) is tuple:
-        item_type, *rest = typing.get_args(annotation)
+    if annotation is tuple or typing.get_origin(annotation) is tuple:
+        item_type, *rest = typing.get_args(annotation) or (None,)
         if rest != [Ellipsis] or typing.get_origin(item_type) is not None:
             raise ValueError(f"a {type_name(annotation)} cannot be set from the command line")
         return tuple(parse_field(item.strip(), item_type) for item in value.split(","))
-    members = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else ()
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    members = typing.get_args(annotation) if is_union else ()
     for kind in members or (annotation,):
         if kind is type(None):
             if value.lower() == "none":

@@ -141,8 +141,11 @@ def median_and_spread(quantiles: list[float], per_epoch: list[float]) -> tuple[f
 
 
 def last_epoch_loss(history: History) -> float:
-    """The mean minibatch loss of the last epoch."""
-    iterations_per_epoch = len(history.loss_history) // (len(history.val_acc_history) - 1)
+    """The mean minibatch loss of the last epoch (nan if there was no epoch)."""
+    num_epochs = len(history.val_acc_history) - 1  # the history starts with epoch 0
+    if num_epochs < 1 or not history.loss_history:
+        return float("nan")
+    iterations_per_epoch = len(history.loss_history) // num_epochs
     return float(np.mean(history.loss_history[-iterations_per_epoch:]))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import (
+    NAIVE_OR_FAST,
     check_dout,
     check_float_array,
     check_param,
@@ -99,7 +100,9 @@ def conv_backward_naive(
     dout: (N, F, H', W'); cache: from conv_forward_naive.
     Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,), all in x's dtype.
     """
-    x, w, _, conv_param = unpack_cache(cache, 4, "conv_backward_naive", "conv_forward_naive")
+    x, w, _, conv_param = unpack_cache(
+        cache, 4, "conv_backward_naive", "conv_forward_naive", NAIVE_OR_FAST
+    )
     dout, stride, pad = _backward_setup(dout, x, w, conv_param)
     N, F, H_out, W_out = dout.shape
     HH, WW = w.shape[2:]
@@ -148,7 +151,9 @@ def conv_backward_fast(
     it is the costliest part of the backward: col2im over the largest feature map.
     Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,), all in x's dtype.
     """
-    x, w, _, conv_param, x_cols = unpack_cache(cache, 5, "conv_backward_fast", "conv_forward_fast")
+    x, w, _, conv_param, x_cols = unpack_cache(
+        cache, 5, "conv_backward_fast", "conv_forward_fast", NAIVE_OR_FAST
+    )
     dout, stride, pad = _backward_setup(dout, x, w, conv_param)
     N, F, H_out, W_out = dout.shape
     C, HH, WW = w.shape[1:]

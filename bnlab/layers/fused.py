@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab._validation import unpack_cache
 from bnlab.layers.activations import relu_backward, relu_forward
 from bnlab.layers.affine import affine_backward, affine_forward
 from bnlab.layers.batchnorm import batchnorm_backward_alt, batchnorm_forward
@@ -45,12 +46,7 @@ def sandwich_backward(dout: np.ndarray, cache: tuple, *backwards: Callable) -> G
     backwards: one backward per layer, in the FORWARD's order. Each returns dx alone or
     (dx, *parameter gradients). Returns (dx, *parameter gradients of layer 1, of layer 2, ...).
     """
-    if not isinstance(cache, tuple) or len(cache) != len(backwards):
-        got = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
-        raise ValueError(
-            f"cache must be the tuple of {len(backwards)} layer caches that the matching "
-            f"forward returned, got {got}"
-        )
+    unpack_cache(cache, len(backwards), "a sandwich's backward", "its forward", ", one per layer")
     param_grads: list[np.ndarray] = []
     for backward, layer_cache in zip(reversed(backwards), reversed(cache), strict=True):
         grads = backward(dout, layer_cache)

@@ -15,6 +15,8 @@ def check_scores(x: np.ndarray) -> tuple[int, int]:
             f"x is an empty batch, shape {x.shape}: the loss is a mean over the batch and "
             "needs at least one example"
         )
+    if x.shape[1] == 0:
+        raise ValueError(f"x has no columns (no classes or outputs), shape {x.shape}")
     return x.shape
 
 

@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from bnlab._validation import check_dout, check_float_array, check_param_dict, unpack_cache
+from bnlab._validation import (
+    NAIVE_OR_FAST,
+    check_dout,
+    check_float_array,
+    check_param_dict,
+    unpack_cache,
+)
 from bnlab.layers.im2col import col2im, im2col, int_param, output_length
 
 PoolCache = tuple[np.ndarray, dict]
@@ -90,7 +96,9 @@ def max_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     dout: (N, C, H', W'); cache: from max_pool_forward_naive.
     Returns dx: (N, C, H, W) in x's dtype.
     """
-    x, pool_param = unpack_cache(cache, 2, "max_pool_backward_naive", "max_pool_forward_naive")
+    x, pool_param = unpack_cache(
+        cache, 2, "max_pool_backward_naive", "max_pool_forward_naive", NAIVE_OR_FAST
+    )
     dout, ph, pw, stride = _backward_setup(dout, x, pool_param)
     N, C, H_out, W_out = dout.shape
     dx = np.zeros_like(x)
@@ -132,7 +140,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: MaxPoolFastCache) -> np.ndar
     Returns dx: (N, C, H, W) in x's dtype.
     """
     x, pool_param, max_index = unpack_cache(
-        cache, 3, "max_pool_backward_fast", "max_pool_forward_fast"
+        cache, 3, "max_pool_backward_fast", "max_pool_forward_fast", NAIVE_OR_FAST
     )
     dout, _, _, _ = _backward_setup(dout, x, pool_param)
     # bincount adds up repeated indices (dx.flat[max_index] += dout would keep only one).

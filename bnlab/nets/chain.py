@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bnlab._validation import check_choice, check_float_array
 from bnlab.layers import (
@@ -175,7 +176,11 @@ def pool_layer(kind: str, index: int, pool_param: dict[str, int]) -> Layer:
 
 
 def init_weight(
-    rng: np.random.Generator, fan_in: int, fan_out: int, weight_scale: float | str, dtype
+    rng: np.random.Generator,
+    fan_in: int,
+    fan_out: int,
+    weight_scale: float | str,
+    dtype: npt.DTypeLike,
 ) -> np.ndarray:
     """W ~ N(0, std^2): std = weight_scale, or 'he' sqrt(2/fan_in), or 'xavier' sqrt(2/(fan_in+fan_out))."""
     return init_filter(rng, (fan_in, fan_out), fan_in, fan_out, weight_scale, dtype)
@@ -187,7 +192,7 @@ def init_filter(
     fan_in: int,
     fan_out: int,
     weight_scale: float | str,
-    dtype,
+    dtype: npt.DTypeLike,
 ) -> np.ndarray:
     """A weight array of any shape with the std rule of :func:`init_weight`."""
     expected = "a positive number, 'he' or 'xavier'"
@@ -197,11 +202,19 @@ def init_filter(
         std = np.sqrt(2.0 / fan_in)  # keeps ReLU activations' variance (He et al., 2015)
     elif weight_scale == "xavier":
         std = np.sqrt(2.0 / (fan_in + fan_out))  # Glorot & Bengio, 2010
-    elif not isinstance(weight_scale, str) and 0 < weight_scale < np.inf:
-        std = float(weight_scale)
+    elif not isinstance(weight_scale, str) and weight_scale > 0:
+        std = weight_scale
     else:
         raise ValueError(f"weight_scale must be {expected}; got {weight_scale!r}")
-    return (std * rng.standard_normal(shape)).astype(dtype)
+    # Beyond these the weights are inf or all 0 (float32: above ~3e38, below ~1e-45).
+    limits = np.finfo(dtype)
+    lowest, highest = float(limits.smallest_subnormal), float(limits.max)
+    if not lowest <= std <= highest:  # Python numbers: no overflow, even for 10**400
+        raise ValueError(
+            f"weight_scale must be between {lowest:.1e} and {highest:.1e} for {limits.dtype} "
+            f"weights (beyond, they are all 0 or inf); got {weight_scale!r}"
+        )
+    return (float(std) * rng.standard_normal(shape)).astype(dtype)
 
 
 class ChainBuilder:

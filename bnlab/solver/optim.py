@@ -23,6 +23,7 @@ cannot silently upcast a float32 update to float64.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,38 @@ import numpy as np
 from bnlab._validation import check_float_array, check_param_dict, check_same_shape
 
 UpdateRule = Callable[[np.ndarray, np.ndarray, "dict[str, Any] | None"], tuple[np.ndarray, dict]]
+
+
+# The hyperparameters the rules read, and the values that make sense for them:
+# (lowest, highest, whether the lowest is allowed, how to say it in an error).
+HYPERPARAMETER_RANGES = {
+    "learning_rate": (0.0, math.inf, False, "a positive number"),
+    "momentum": (0.0, 1.0, True, "in [0, 1)"),
+    "decay_rate": (0.0, 1.0, True, "in [0, 1)"),
+    "beta1": (0.0, 1.0, True, "in [0, 1)"),
+    "beta2": (0.0, 1.0, True, "in [0, 1)"),
+    "epsilon": (0.0, math.inf, False, "a positive number"),
+}
+
+
+def check_hyperparameters(config: dict[str, Any], name: str = "optim_config") -> None:
+    """A ValueError naming the first hyperparameter in ``config`` outside its sensible range.
+
+    A negative learning rate climbs the loss and beta2 = 1 divides by zero in Adam's bias
+    correction: both would otherwise train to a silently wrong answer or crash mid-run.
+    """
+    for key, (low, high, low_allowed, expected) in HYPERPARAMETER_RANGES.items():
+        if key not in config:
+            continue
+        value = config[key]
+        in_range = (
+            isinstance(value, numbers.Real)
+            and not isinstance(value, bool)
+            and (low <= value if low_allowed else low < value)
+            and value < high
+        )
+        if not in_range:
+            raise ValueError(f"{name}[{key!r}] must be {expected}, got {value!r}")
 
 
 def _start(w: np.ndarray, dw: np.ndarray, config: dict | None) -> dict:
@@ -138,14 +171,12 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.
     scratch *= 1.0 - beta2
     v *= beta2
     v += scratch
-    # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) * m / (sqrt(v) + c2 * eps), c1 = 1 - beta1^t and
-    # c2 = sqrt(1 - beta2^t): the same maths with both bias corrections moved into scalars,
-    # which saves a pass over w.
-    c1, c2 = 1.0 - beta1**t, math.sqrt(1.0 - beta2**t)
+    # sqrt(v_hat) + eps, with the bias correction folded into scalars
     np.sqrt(v, out=scratch)
-    scratch += c2 * float(config["epsilon"])
+    scratch *= 1.0 / math.sqrt(1.0 - beta2**t)
+    scratch += float(config["epsilon"])
     np.divide(m, scratch, out=scratch)
-    scratch *= float(config["learning_rate"]) * c2 / c1
+    scratch *= float(config["learning_rate"]) / (1.0 - beta1**t)
     w -= scratch
     return w, config
 

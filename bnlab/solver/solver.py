@@ -27,7 +27,7 @@ from bnlab.solver.arguments import (
     resolve_update_rule,
 )
 from bnlab.solver.checkpoint import checkpoint_path, load_checkpoint, write_checkpoint
-from bnlab.solver.optim import UPDATE_RULES, UpdateRule
+from bnlab.solver.optim import UPDATE_RULES, UpdateRule, check_hyperparameters
 from bnlab.solver.progress import check_progress, progress_bar
 
 NOT_KEYWORDS = ("self", "model", "data", "unknown")
@@ -142,6 +142,7 @@ class Solver:
         if optim_config is not None and not isinstance(optim_config, dict):
             raise TypeError(f"optim_config must be a dict, got {type(optim_config).__name__}")
         self.optim_config = {} if optim_config is None else optim_config
+        check_hyperparameters(self.optim_config)
         if not isinstance(lr_decay, numbers.Real) or not lr_decay > 0:
             raise ValueError(f"lr_decay must be a positive number, got {lr_decay!r}")
         self.lr_decay = float(lr_decay)
