@@ -13,6 +13,7 @@ import pytest
 
 from bnlab.cli import main
 from bnlab.experiments import lenet_bn
+from bnlab.solver import Solver
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHANCE = 0.1  # ten balanced classes
@@ -105,13 +106,13 @@ def test_d2l_preset_is_the_seeds_setting_and_the_default_only_changes_the_optimi
 
 def test_both_nets_are_trained_with_the_configs_optimiser_and_decay(monkeypatch):
     calls = []
-    real_train_model = lenet_bn.train_model
+    real_make_solver = lenet_bn.make_solver
 
     def recording(model, data, **kwargs):
         calls.append(kwargs)
-        return real_train_model(model, data, **kwargs)
+        return real_make_solver(model, data, **kwargs)
 
-    monkeypatch.setattr(lenet_bn, "train_model", recording)
+    monkeypatch.setattr(lenet_bn, "make_solver", recording)
     config = dataclasses.replace(lenet_bn.Config.quick(), **TINY)
     config = dataclasses.replace(config, update_rule="sgd_momentum", lr_decay=0.5)
     result = lenet_bn.run(config)
@@ -119,6 +120,15 @@ def test_both_nets_are_trained_with_the_configs_optimiser_and_decay(monkeypatch)
     assert [call["lr_decay"] for call in calls] == [0.5] * 2
     assert [call["learning_rate"] for call in calls] == [0.9, 1.0]  # baseline, batchnorm
     assert "SGD+momentum, lr 1.0 ×0.5 per epoch (batchnorm)" in lenet_bn.summarize(result)
+
+
+def test_a_bad_setting_for_the_second_net_stops_the_run_before_any_training(monkeypatch):
+    trained = []
+    monkeypatch.setattr(Solver, "train", lambda self, **_: trained.append(self))
+    config = dataclasses.replace(lenet_bn.Config.quick(), learning_rate=-1.0, **TINY)
+    with pytest.raises(ValueError, match=r"optim_config\['learning_rate'\] must be a positive"):
+        lenet_bn.run(config)
+    assert trained == []
 
 
 def test_the_documented_command_line_for_d2ls_setting_gives_config_d2l():

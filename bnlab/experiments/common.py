@@ -42,7 +42,7 @@ def load_data(
     return data
 
 
-def train_model(
+def make_solver(
     model: Any,
     data: dict[str, Any],
     *,
@@ -51,11 +51,10 @@ def train_model(
     num_epochs: int = 10,
     batch_size: int = 50,
     seed: int = 0,
-    on_epoch_end: Callable[[Solver], Any] | None = None,
     **solver_kwargs: Any,
 ) -> Solver:
-    """Train quietly with a seeded Solver; returns the trained Solver (best params restored)."""
-    solver = Solver(
+    """A quiet, seeded Solver, not yet trained: building it checks every setting."""
+    return Solver(
         model,
         data,
         update_rule=update_rule,
@@ -66,6 +65,17 @@ def train_model(
         verbose=False,
         **solver_kwargs,
     )
+
+
+def train_model(
+    model: Any,
+    data: dict[str, Any],
+    *,
+    on_epoch_end: Callable[[Solver], Any] | None = None,
+    **solver_kwargs: Any,
+) -> Solver:
+    """Train with :func:`make_solver`'s Solver; returns it trained (best params restored)."""
+    solver = make_solver(model, data, **solver_kwargs)
     solver.train(on_epoch_end=on_epoch_end)
     return solver
 

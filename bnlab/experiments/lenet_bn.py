@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bnlab.experiments.activations import last_epoch_loss
-from bnlab.experiments.common import History, load_data, train_model
+from bnlab.experiments.common import History, load_data, make_solver
 from bnlab.nets import LeNet
 from bnlab.plotting import plot_training_curves
 
@@ -104,9 +104,10 @@ def run(config: Config) -> Result:
         num_train_samples=config.num_train_samples,
         seed=config.seed,
     )
-    runs, test_acc, seconds, learning_rates = {}, {}, {}, {}
+    # Both Solvers are built first: a bad setting for the second net stops the run before the
+    # first net has spent minutes training.
+    solvers = {}
     for label, (normalization, learning_rate) in nets.items():
-        start = time.perf_counter()
         model = LeNet(
             input_dim=data["X_train"].shape[1:],
             num_classes=len(data["class_names"]),
@@ -114,11 +115,15 @@ def run(config: Config) -> Result:
             weight_scale=config.weight_scale,
             seed=config.seed,
         )
-        solver = train_model(model, data, learning_rate=learning_rate, **shared)
+        solvers[label] = make_solver(model, data, learning_rate=learning_rate, **shared)
+    runs, test_acc, seconds, learning_rates = {}, {}, {}, {}
+    for label, solver in solvers.items():
+        start = time.perf_counter()
+        solver.train()
         runs[label] = History.from_solver(solver)
         test_acc[label] = solver.check_accuracy(data["X_test"], data["y_test"], batch_size=500)
         seconds[label] = time.perf_counter() - start
-        learning_rates[label] = learning_rate
+        learning_rates[label] = nets[label][1]
     return Result(
         runs,
         test_acc,
