@@ -31,13 +31,13 @@ def plot_training_curves(
     for i, (label, history) in enumerate(runs.items()):
         color = color_for(label, i)
         loss = np.asarray(history.loss_history, dtype=float)
-        loss_ax.plot(loss, "-", color=color, alpha=0.35, linewidth=0.8)
         if len(loss) >= 20:  # a moving average makes the trend readable under minibatch noise
+            loss_ax.plot(loss, "-", color=color, alpha=0.35, linewidth=0.8)
             width = max(len(loss) // 50, 5)
             smooth = np.convolve(loss, np.ones(width) / width, mode="valid")
             loss_ax.plot(np.arange(width - 1, len(loss)), smooth, color=color, label=label)
-        else:
-            loss_ax.lines[-1].set_label(label)
+        else:  # too few points to average: the raw losses are the curve
+            loss_ax.plot(loss, "-o", color=color, label=label, ms=3)
         epochs = np.arange(len(history.train_acc_history))
         train_ax.plot(epochs, history.train_acc_history, "-o", color=color, label=label, ms=3)
         val_ax.plot(epochs, history.val_acc_history, "-o", color=color, label=label, ms=3)
