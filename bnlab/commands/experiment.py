@@ -46,10 +46,11 @@ def parse_field(value: str, annotation: Any) -> Any:
     ``float | str``) and flat tuples written with commas (``tuple[int, ...]``: ``64,32``).
     """
     if annotation is tuple or typing.get_origin(annotation) is tuple:
-        item_type, *rest = typing.get_args(annotation) or (None,)
-        if rest != [Ellipsis] or typing.get_origin(item_type) is not None:
+        args = typing.get_args(annotation)  # (item type, ...) for tuple[item type, ...]
+        flat = len(args) == 2 and args[1] is Ellipsis and typing.get_origin(args[0]) is None
+        if not flat:
             raise ValueError(f"a {type_name(annotation)} cannot be set from the command line")
-        return tuple(parse_field(item.strip(), item_type) for item in value.split(","))
+        return tuple(parse_field(item.strip(), args[0]) for item in value.split(","))
     is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     members = typing.get_args(annotation) if is_union else ()
     for kind in members or (annotation,):

@@ -116,19 +116,18 @@ def run(config: Config) -> Result:
             seed=config.seed,
         )
         solvers[label] = make_solver(model, data, learning_rate=learning_rate, **shared)
-    runs, test_acc, seconds, learning_rates = {}, {}, {}, {}
+    runs, test_acc, seconds = {}, {}, {}
     for label, solver in solvers.items():
         start = time.perf_counter()
         solver.train()
         runs[label] = History.from_solver(solver)
         test_acc[label] = solver.check_accuracy(data["X_test"], data["y_test"], batch_size=500)
         seconds[label] = time.perf_counter() - start
-        learning_rates[label] = nets[label][1]
     return Result(
         runs,
         test_acc,
         seconds,
-        learning_rates,
+        {label: learning_rate for label, (_, learning_rate) in nets.items()},
         config.update_rule,
         config.lr_decay,
         data_name,
