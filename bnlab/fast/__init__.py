@@ -3,6 +3,6 @@
 A student learns a layer from its plain NumPy version in :mod:`bnlab.layers` (and the update
 rules from :mod:`bnlab.solver.optim`). The functions here compute the same thing faster:
 einsum reductions, in-place passes, a cached centred input, im2col, scratch buffers. Each has
-a plain twin and a test that the two agree (``tests/test_fast_agreement.py``); the nets and the
+a plain twin and a test that the two agree (``tests/test_fast_*.py``); the nets and the
 Solver use these by default. See ``docs/organisation.md`` for the map of both paths.
 """
