@@ -33,10 +33,17 @@ class History:
 
 
 def load_data(
-    name: str = "bundled", num_train: int | None = None, seed: int = 0, dtype: Any = np.float32
+    name: str = "bundled",
+    num_train: int | None = None,
+    seed: int | None = 0,
+    dtype: Any = np.float32,
+    path: str | None = None,
 ) -> dict[str, Any]:
-    """Dataset ``name`` as the standard dict, optionally cut to ``num_train`` random examples."""
-    data = load_dataset(name, dtype=dtype)
+    """Dataset ``name`` as the standard dict, optionally cut to ``num_train`` random examples.
+
+    path: the folder with the dataset's files (default: search, see :mod:`bnlab.data.locate`).
+    """
+    data = load_dataset(name, path=path, dtype=dtype)
     if num_train is not None and num_train < len(data["X_train"]):
         data = subsample(data, num_train, seed=seed)
     return data
@@ -51,9 +58,14 @@ def make_solver(
     num_epochs: int = 10,
     batch_size: int = 50,
     seed: int = 0,
+    verbose: bool = False,
     **solver_kwargs: Any,
 ) -> Solver:
-    """A quiet, seeded Solver, not yet trained: building it checks every setting."""
+    """A seeded Solver, not yet trained (quiet unless ``verbose``): building it checks every setting.
+
+    The experiments and ``bnlab train`` build their Solvers here; solver_kwargs go to
+    :class:`~bnlab.solver.Solver` (lr_decay, checkpoint_name, print_every, ...).
+    """
     return Solver(
         model,
         data,
@@ -62,7 +74,7 @@ def make_solver(
         num_epochs=num_epochs,
         batch_size=batch_size,
         seed=seed,
-        verbose=False,
+        verbose=verbose,
         **solver_kwargs,
     )
 
