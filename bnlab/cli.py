@@ -2,7 +2,8 @@
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit status). Modules import their heavy dependencies inside
-``run`` so that ``bnlab --help`` stays instant.
+``run`` so that ``bnlab --help`` stays quick; the one exception is ``train``, whose
+``--activation`` and ``--update`` choices are the library's registries (that imports NumPy).
 """
 
 from __future__ import annotations

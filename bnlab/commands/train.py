@@ -38,7 +38,7 @@ class TrainConfig:
     weight_scale: str = "2e-2"  # a number, 'he' or 'xavier'
     dtype: str = "float32"
     seed: int = 0
-    num_train: int | None = None  # use only the first N training examples
+    num_train: int | None = None  # a stratified random subset of N training examples (seeded)
     out: str = "bnlab-out"
     checkpoint: str | None = None  # prefix for per-epoch checkpoints
     resume: str | None = None  # a checkpoint file to continue from
@@ -55,6 +55,10 @@ def _positive_int_list(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # the library's registries, so a new activation or update rule is a choice here at once
+    from bnlab.nets.chain import ACTIVATIONS
+    from bnlab.solver.optim import UPDATE_RULES
+
     d = TrainConfig()
     add = parser.add_argument
     add("--data", default=d.data, help=f"dataset name (default: {d.data}, shipped with bnlab)")
@@ -68,8 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.norms,
         help="normalisations to compare, one model each (default: none batchnorm)",
     )
-    add("--activation", default=d.activation, choices=["relu", "tanh", "sigmoid", "leaky_relu"])
-    add("--update", default=d.update, choices=["sgd", "sgd_momentum", "rmsprop", "adam"])
+    add("--activation", default=d.activation, choices=sorted(ACTIVATIONS))
+    add(
+        "--update",
+        default=d.update,
+        choices=list(UPDATE_RULES),
+        help="an update rule of bnlab.solver.optim",
+    )
     add("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr})")
     add("--lr-decay", type=float, default=d.lr_decay, help="lr multiplier per epoch")
     add("--keep", type=float, default=d.keep, help="dropout keep probability (1 = none)")
@@ -79,7 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--weight-scale", default=d.weight_scale, help="init std, or 'he' / 'xavier'")
     add("--dtype", default=d.dtype, choices=["float32", "float64"])
     add("--seed", type=int, default=d.seed)
-    add("--num-train", type=int, default=None, help="train on the first N examples only")
+    add(
+        "--num-train",
+        type=int,
+        default=None,
+        help="train on N examples, a random subset (drawn with --seed) with every class in its "
+        "share of the full training set",
+    )
     add("--out", default=d.out, help="folder for the figure and summary (default: bnlab-out)")
     add("--checkpoint", default=None, help="write PREFIX-<model>_epoch_<n>.pkl every epoch")
     add("--resume", default=None, help="continue training from a checkpoint file")
@@ -125,11 +140,16 @@ def train(config: TrainConfig) -> dict:
 
 
 def load(config: TrainConfig) -> dict[str, Any]:
-    """The dataset, cut to ``config.num_train`` training examples as the experiments cut it."""
+    """The dataset; with ``num_train``, a stratified random subset of its training examples."""
     from bnlab.experiments.common import load_data
 
     data = load_data(
-        config.data, config.num_train, seed=None, dtype=_dtype(config), path=config.data_path
+        config.data,
+        config.num_train,
+        seed=config.seed,
+        dtype=_dtype(config),
+        path=config.data_path,
+        stratify=True,
     )
     print(
         f"data: {config.data}, {len(data['X_train'])} train / {len(data['X_val'])} val / "
