@@ -25,7 +25,7 @@ NORM_LABELS = {"none": "baseline", "batchnorm": "batchnorm", "layernorm": "layer
 class TrainConfig:
     data: str = "bundled"  # bundled | fashion-mnist | mnist | cifar10 | synthetic
     data_path: str | None = None  # a folder holding the dataset's files (default: search)
-    hidden: list[int] = field(default_factory=lambda: [100] * 5)  # seed 003's deep net
+    hidden: list[int] = field(default_factory=lambda: [100] * 5)  # study note 003's deep net
     norms: list[str] = field(default_factory=lambda: ["none", "batchnorm"])  # one model each
     activation: str = "relu"
     update: str = "adam"

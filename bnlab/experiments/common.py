@@ -154,7 +154,7 @@ def train_model_or_diverge(
 def init_like_pytorch(model: Any, seed: int) -> None:
     """W{i}, b{i} ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), in place: PyTorch's default Linear/Conv init.
 
-    The seeds built their nets in PyTorch, whose default (kaiming_uniform with a = sqrt(5))
+    The study notes built their nets in PyTorch, whose default (kaiming_uniform with a = sqrt(5))
     gives std 1/sqrt(3 * fan_in): a different scale per layer, which no single bnlab
     ``weight_scale`` reproduces. fan_in is W.shape[0] for an affine W (D, M) and C*HH*WW for a
     conv W (F, C, HH, WW). gamma/beta keep their 1/0.
