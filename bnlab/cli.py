@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 
 # bnlab's nets are small: a multithreaded BLAS spends longer handing tiny matrices between
-# threads than multiplying them (measured 5-20x slower on 2 cores). One thread unless the user
+# threads than multiplying them (the README gives a measurement). One thread unless the user
 # chose otherwise; this must happen before numpy is imported, which the commands do lazily.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")

@@ -31,7 +31,7 @@ class TrainConfig:
     update: str = "adam"
     lr: float = 1e-3
     lr_decay: float = 1.0  # learning rate multiplied by this after every epoch
-    keep: float = 1.0  # dropout keep probability (1 = no dropout)
+    keep: float = 1.0  # dropout_keep_ratio, 1 = no dropout (conventions: bnlab.layers.dropout)
     epochs: int = 10
     batch_size: int = 100
     reg: float = 0.0
@@ -81,7 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr})")
     add("--lr-decay", type=float, default=d.lr_decay, help="lr multiplier per epoch")
-    add("--keep", type=float, default=d.keep, help="dropout keep probability (1 = none)")
+    add(
+        "--keep",
+        type=float,
+        default=d.keep,
+        help="FullyConnectedNet's dropout_keep_ratio (1 = no dropout; the conventions: "
+        "bnlab.layers.dropout's docstring)",
+    )
     add("--epochs", type=int, default=None, help=f"(default: {d.epochs}; 2 with --quick)")
     add("--batch-size", type=int, default=d.batch_size)
     add("--reg", type=float, default=d.reg, help="L2 regularisation strength")

@@ -31,7 +31,7 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "bn-sanity",
             "bn_sanity",
             "study note 003",
-            "activation statistics before/after batchnorm; test mode; naive vs fast backward",
+            "activation statistics before/after batchnorm; test mode; naive vs closed-form backward",
         ),
         ExperimentInfo(
             "bn-vs-baseline",

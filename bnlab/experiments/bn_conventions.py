@@ -6,10 +6,10 @@ The conventions (see the table in :mod:`bnlab.layers.batchnorm`), each written a
 - cs231n: momentum 0.9 on the old value, the biased batch variance, running_var starting at 0;
 - PyTorch: momentum 0.1 on the new batch (bnlab's 0.9 on the old), the unbiased batch
   variance, running_var starting at 1;
-- the study notes' MyBN (notes 000 and 002): ``moving = 0.01 * moving + 0.99 * batch`` (bnlab's momentum 0.01: the
-  running value is essentially the last batch's), biased, running_var starting at 0. MyBN as
-  written also never uses it: at test time it normalises the test batch with that batch's
-  own statistics.
+- MyBN of study notes 000 and 002: ``moving = 0.01 * moving + 0.99 * batch`` (bnlab's
+  momentum 0.01: the running value is essentially the last batch's), biased, running_var
+  starting at 0. MyBN as written also never uses it: at test time it normalises the test
+  batch with that batch's own statistics.
 
 Part 1 feeds one stream of small batches (N = 8, so the unbiased factor N / (N - 1) = 8 / 7
 matters) of a feature with known population statistics, x = relu(pre_mean + pre_std * g)
@@ -254,9 +254,9 @@ def stream_summary(stream: StreamResult) -> list[str]:
         var = np.asarray(s.running_var[name][1:])  # (num_steps,) after each step
         tracking = np.max(np.abs(var - batch_var)) / s.true_var
         lines.append(
-            f"  {name:<{width}}  var after step 1 {var[0] / s.true_var:.2f}x true; after burn-in: mean "
-            f"{s.mean_ratio[name]:.3f}x, var {s.var_ratio[name]:.3f}x true; max |running var - "
-            f"last batch var| {tracking:.3f}x true"
+            f"  {name:<{width}}  var after step 1 {var[0] / s.true_var:.2f}x true; after burn-in: "
+            f"mean {s.mean_ratio[name]:.3f}x, var {s.var_ratio[name]:.3f}x true; "
+            f"max |running var - last batch var| {tracking:.3f}x true"
         )
     return lines
 

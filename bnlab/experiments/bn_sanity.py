@@ -1,4 +1,4 @@
-"""Study note 003's sanity checks of batchnorm: what it does to activation statistics, and its backward.
+"""Study note 003's batchnorm sanity checks: what it does to activation statistics; its backward.
 
 1. a = relu(X W1) W2 with X, W1, W2 standard normal has features of arbitrary mean and std;
    batchnorm in train mode makes them mean 0 / std 1 (gamma = 1, beta = 0), or mean beta /

@@ -97,7 +97,7 @@ def make_solver(
     verbose: bool = False,
     **solver_kwargs: Any,
 ) -> Solver:
-    """A seeded Solver, not yet trained (quiet unless ``verbose``): building it checks every setting.
+    """A seeded Solver, not yet trained, quiet unless ``verbose``; building it checks every setting.
 
     The experiments and ``bnlab train`` build their Solvers here; solver_kwargs go to
     :class:`~bnlab.solver.Solver` (lr_decay, checkpoint_name, print_every, ...).

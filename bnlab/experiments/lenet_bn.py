@@ -46,7 +46,7 @@ class Config:
 
     @classmethod
     def d2l(cls, **changes: Any) -> Config:
-        """The study note's exact setting: d2l's plain SGD at 1.0 (0.9 without batchnorm), batch 256.
+        """The note's exact setting: d2l's plain SGD at 1.0 (0.9 without batchnorm), batch 256.
 
         On the command line: ``--set update_rule=sgd --set learning_rate=1.0
         --set baseline_learning_rate=0.9 --set lr_decay=1.0 --set batch_size=256``.

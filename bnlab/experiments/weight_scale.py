@@ -1,4 +1,4 @@
-"""Study note 003: an eight-layer net trained from 20 weight initialisation scales, with and without BN.
+"""Study note 003: an eight-layer net trained from 20 initial weight scales, with and without BN.
 
 For every scale in logspace(min_scale, max_scale, num_scales), a baseline net and a batchnorm
 net start from the same weights and see the same minibatches. The note (on CIFAR-10) found
@@ -37,7 +37,7 @@ class Config:
     num_val_samples: int | None = 1000  # validation examples measured per epoch (None: all)
     final_loss_window: int = 100  # "final training loss" = mean of this many last iterations
     data: str = "bundled"  # the note's: 'cifar10' (where installed); 'fashion-mnist', 'synthetic'
-    dtype: str = "float32"  # float32: twice as fast as float64, ample for training
+    dtype: str = "float32"  # float32: ample precision for training, and faster
     seed: int = 0  # data subset, weights (shared by both nets at a scale), minibatch order
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Figures of the study notes' own experiments: tanh regression, activation quantiles, bn conventions.
+"""Figures of the study notes' experiments: tanh regression, activation quantiles, bn conventions.
 
 Used by ``bnlab experiment regression``, ``activations`` and ``bn-conventions``; each function
 takes the experiment's result records (plain lists) and writes one PNG.
