@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported for real inside the steps, so that ``bnlab --help`` stays quick
+if TYPE_CHECKING:  # for the annotations: each step imports what it uses when it runs
     from bnlab.nets import FullyConnectedNet
     from bnlab.solver import Solver
 
