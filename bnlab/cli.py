@@ -2,7 +2,8 @@
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit status). Modules import their heavy dependencies inside
-``run`` so that ``bnlab --help`` stays instant.
+``run`` so that ``bnlab --help`` stays quick; the one exception is ``train``, whose
+``--activation`` and ``--update`` choices are the library's registries (that imports NumPy).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from collections.abc import Sequence
 
 # bnlab's nets are small: a multithreaded BLAS spends longer handing tiny matrices between
-# threads than multiplying them (measured 5-20x slower on 2 cores). One thread unless the user
+# threads than multiplying them (the README gives a measurement). One thread unless the user
 # chose otherwise; this must happen before numpy is imported, which the commands do lazily.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")

@@ -1,4 +1,4 @@
-"""Seed 003's experiments at quick size: bn-sanity, bn-vs-baseline, weight-scale.
+"""Study note 003's experiments at quick size: bn-sanity, bn-vs-baseline, weight-scale.
 
 Each runs once through the CLI (the PNGs are written and non-empty) and once through ``run()``
 to check that its data shows what the experiment demonstrates, where that holds at quick size.
@@ -18,7 +18,7 @@ from bnlab.experiments import bn_sanity, bn_vs_baseline, weight_scale
 MEAN_TOL = 1e-12
 # The std is sqrt(var / (var + eps)) with var ~ 1000 and eps = 1e-5: 1 - 5e-9, not 1.
 STD_TOL = 1e-6
-# Test mode uses running averages over 50 other batches of 200: the seed saw errors up to 0.12.
+# Test mode uses running averages over 50 other batches of 200: the note saw errors up to 0.12.
 TEST_MODE_TOL = 0.2
 # The two backward passes compute the same gradient by different routes: rounding only.
 BACKWARD_TOL = 1e-10
@@ -57,7 +57,9 @@ def test_bn_sanity_naive_and_alt_backward_agree(sanity):
     for c in sanity.backward:
         assert c.dx_error < BACKWARD_TOL, f"({c.N}, {c.D}): dx rel_error {c.dx_error:.1e}"
         assert c.dgamma_error < BACKWARD_TOL and c.dbeta_error < BACKWARD_TOL
-        assert c.naive_seconds > 0 and c.alt_seconds > 0  # measured, not asserted on
+        # ...by two routes, not one: a function compared with itself would give exactly 0
+        assert c.dx_error > 0, f"({c.N}, {c.D}): dx identical, naive and alt are the same code"
+        assert f"rel_error dx {c.dx_error:.1e}" in bn_sanity.summarize(sanity)
 
 
 def test_bn_sanity_same_seed_same_statistics(sanity):

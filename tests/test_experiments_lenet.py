@@ -1,4 +1,4 @@
-"""Seed 001's experiment, lenet-bn, at quick size: the CLI writes its figure, batchnorm wins.
+"""Study note 001's experiment, lenet-bn, at quick size: the CLI writes its figure, batchnorm wins.
 
 At quick size (20 SGD steps of 25 bundled images at d2l's learning rates) the sigmoid LeNet
 without batchnorm still predicts one class for everything, while the batchnorm LeNet is well
@@ -84,7 +84,7 @@ def test_missing_dataset_falls_back_to_the_bundled_subset(monkeypatch, capsys):
     assert "bundled Fashion-MNIST subset" in lenet_bn.summarize(result)
 
 
-def test_d2l_preset_is_the_seeds_setting_and_the_default_only_changes_the_optimiser():
+def test_d2l_preset_is_study_note_001s_setting_and_the_default_only_changes_the_optimiser():
     d2l, default = lenet_bn.Config.d2l(), lenet_bn.Config()
     assert (d2l.update_rule, d2l.learning_rate, d2l.baseline_learning_rate) == ("sgd", 1.0, 0.9)
     assert (d2l.batch_size, d2l.lr_decay, d2l.num_epochs) == (256, 1.0, 10)

@@ -1,7 +1,8 @@
 """``bnlab experiment NAME [--quick] [--out DIR] [--seed N] [--set FIELD=VALUE ...]``.
 
-Reruns a seed experiment with its Config, the quick one, or either with some fields changed:
-``--set batch_size=256 --set update_rule=sgd`` parses each value by the field's type.
+Reruns an experiment from the study notes with its Config, the quick one, or either with some
+fields changed: ``--set batch_size=256 --set update_rule=sgd`` parses each value by the
+field's type.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-HELP = "run one of the seed experiments and write its figures (see --list)"
+HELP = "run one of the study notes' experiments and write its figures (see --list)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,11 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for the annotations: each step imports what it uses when it runs
+    from bnlab.nets import FullyConnectedNet
+    from bnlab.solver import Solver
 
 HELP = "train baseline vs batchnorm fully connected nets and plot their curves"
 
@@ -20,20 +25,20 @@ NORM_LABELS = {"none": "baseline", "batchnorm": "batchnorm", "layernorm": "layer
 class TrainConfig:
     data: str = "bundled"  # bundled | fashion-mnist | mnist | cifar10 | synthetic
     data_path: str | None = None  # a folder holding the dataset's files (default: search)
-    hidden: list[int] = field(default_factory=lambda: [100] * 5)  # seed 003's deep net
+    hidden: list[int] = field(default_factory=lambda: [100] * 5)  # study note 003's deep net
     norms: list[str] = field(default_factory=lambda: ["none", "batchnorm"])  # one model each
     activation: str = "relu"
     update: str = "adam"
     lr: float = 1e-3
     lr_decay: float = 1.0  # learning rate multiplied by this after every epoch
-    keep: float = 1.0  # dropout keep probability (1 = no dropout)
+    keep: float = 1.0  # dropout_keep_ratio, 1 = no dropout (conventions: bnlab.layers.dropout)
     epochs: int = 10
     batch_size: int = 100
     reg: float = 0.0
     weight_scale: str = "2e-2"  # a number, 'he' or 'xavier'
     dtype: str = "float32"
     seed: int = 0
-    num_train: int | None = None  # use only the first N training examples
+    num_train: int | None = None  # a stratified random subset of N training examples (seeded)
     out: str = "bnlab-out"
     checkpoint: str | None = None  # prefix for per-epoch checkpoints
     resume: str | None = None  # a checkpoint file to continue from
@@ -50,6 +55,10 @@ def _positive_int_list(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # the library's registries, so a new activation or update rule is a choice here at once
+    from bnlab.nets.chain import ACTIVATIONS
+    from bnlab.solver.optim import UPDATE_RULES
+
     d = TrainConfig()
     add = parser.add_argument
     add("--data", default=d.data, help=f"dataset name (default: {d.data}, shipped with bnlab)")
@@ -63,18 +72,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.norms,
         help="normalisations to compare, one model each (default: none batchnorm)",
     )
-    add("--activation", default=d.activation, choices=["relu", "tanh", "sigmoid", "leaky_relu"])
-    add("--update", default=d.update, choices=["sgd", "sgd_momentum", "rmsprop", "adam"])
+    add("--activation", default=d.activation, choices=sorted(ACTIVATIONS))
+    add(
+        "--update",
+        default=d.update,
+        choices=list(UPDATE_RULES),
+        help="an update rule of bnlab.solver.optim",
+    )
     add("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr})")
     add("--lr-decay", type=float, default=d.lr_decay, help="lr multiplier per epoch")
-    add("--keep", type=float, default=d.keep, help="dropout keep probability (1 = none)")
+    add(
+        "--keep",
+        type=float,
+        default=d.keep,
+        help="FullyConnectedNet's dropout_keep_ratio (1 = no dropout; the conventions: "
+        "bnlab.layers.dropout's docstring)",
+    )
     add("--epochs", type=int, default=None, help=f"(default: {d.epochs}; 2 with --quick)")
     add("--batch-size", type=int, default=d.batch_size)
     add("--reg", type=float, default=d.reg, help="L2 regularisation strength")
     add("--weight-scale", default=d.weight_scale, help="init std, or 'he' / 'xavier'")
     add("--dtype", default=d.dtype, choices=["float32", "float64"])
     add("--seed", type=int, default=d.seed)
-    add("--num-train", type=int, default=None, help="train on the first N examples only")
+    add(
+        "--num-train",
+        type=int,
+        default=None,
+        help="train on N examples, a random subset (drawn with --seed) with every class in its "
+        "share of the full training set",
+    )
     add("--out", default=d.out, help="folder for the figure and summary (default: bnlab-out)")
     add("--checkpoint", default=None, help="write PREFIX-<model>_epoch_<n>.pkl every epoch")
     add("--resume", default=None, help="continue training from a checkpoint file")
@@ -100,81 +126,124 @@ def _weight_scale(text: str) -> float | str:
     return text if text in ("he", "xavier") else float(text)
 
 
-def train(config: TrainConfig) -> dict:
-    """Train one model per entry of ``config.norms`` (or resume one); returns the summary dict."""
+def _dtype(config: TrainConfig) -> type:
     import numpy as np
 
-    from bnlab.data import load_dataset
-    from bnlab.nets import FullyConnectedNet
-    from bnlab.plotting import plot_training_curves
-    from bnlab.solver import Solver
+    return np.float32 if config.dtype == "float32" else np.float64
 
-    dtype = np.float32 if config.dtype == "float32" else np.float64
-    data = load_dataset(config.data, path=config.data_path, dtype=dtype)
-    if config.num_train is not None:
-        data = dict(data, X_train=data["X_train"][: config.num_train])
-        data["y_train"] = data["y_train"][: config.num_train]
-    input_dim = int(np.prod(data["X_train"].shape[1:]))
-    num_classes = (
-        len(data["class_names"]) if "class_names" in data else int(data["y_train"].max()) + 1
+
+def train(config: TrainConfig) -> dict:
+    """Train one model per entry of ``config.norms`` (or resume one); returns the summary dict.
+
+    The steps, one function each: load the data, build the Solvers, train them, evaluate
+    them, report (print the table, write ``train.png`` and ``train.json``).
+    """
+    data = load(config)
+    solvers = build(config, data)
+    fit(solvers)
+    results = evaluate(solvers, data)
+    return report(config, solvers, results)
+
+
+def load(config: TrainConfig) -> dict[str, Any]:
+    """The dataset; with ``num_train``, a stratified random subset of its training examples."""
+    from bnlab.experiments.common import load_data
+
+    data = load_data(
+        config.data,
+        config.num_train,
+        seed=config.seed,
+        dtype=_dtype(config),
+        path=config.data_path,
+        stratify=True,
     )
     print(
         f"data: {config.data}, {len(data['X_train'])} train / {len(data['X_val'])} val / "
         f"{len(data['X_test'])} test examples of shape {data['X_train'].shape[1:]}"
     )
+    return data
 
-    solvers = {}
+
+def build(config: TrainConfig, data: dict[str, Any]) -> dict[str, Solver]:
+    """label -> an untrained Solver: one per normalisation, or the one resumed from a file."""
+    from bnlab.experiments.common import make_solver
+    from bnlab.solver import Solver
+
     if config.resume:
         solver = Solver.resume(config.resume, data, num_epochs=config.epochs)
-        solvers[f"resumed ({Path(config.resume).name})"] = solver
-    else:
-        for norm in config.norms:
-            label = NORM_LABELS[norm]
-            model = FullyConnectedNet(
-                config.hidden,
-                input_dim=input_dim,
-                num_classes=num_classes,
-                normalization=None if norm == "none" else norm,
-                reg=config.reg,
-                dropout_keep_ratio=config.keep,
-                weight_scale=_weight_scale(config.weight_scale),
-                dtype=dtype,
-                seed=config.seed,
-                activation=config.activation,
-            )
-            if model.use_dropout:  # a fresh mask every step (seed alone would fix it, as in cs231n)
-                model.dropout_param["rng"] = np.random.default_rng(config.seed)
-            checkpoint = f"{config.checkpoint}-{label}" if config.checkpoint else None
-            solvers[label] = Solver(
-                model,
-                data,
-                update_rule=config.update,
-                optim_config={"learning_rate": config.lr},
-                lr_decay=config.lr_decay,
-                num_epochs=config.epochs,
-                batch_size=config.batch_size,
-                checkpoint_name=checkpoint,
-                print_every=10**9,  # the per-epoch progress bar and summary say enough
-                seed=config.seed,
-            )
+        return {f"resumed ({Path(config.resume).name})": solver}
+    solvers = {}
+    for norm in config.norms:
+        label = NORM_LABELS[norm]
+        solvers[label] = make_solver(
+            build_model(config, data, norm),
+            data,
+            update_rule=config.update,
+            learning_rate=config.lr,
+            lr_decay=config.lr_decay,
+            num_epochs=config.epochs,
+            batch_size=config.batch_size,
+            checkpoint_name=f"{config.checkpoint}-{label}" if config.checkpoint else None,
+            print_every=10**9,  # the per-epoch progress bar and summary say enough
+            seed=config.seed,
+            verbose=True,
+        )
+    return solvers
 
-    summary: dict = {"config": asdict(config), "results": {}}
+
+def build_model(config: TrainConfig, data: dict[str, Any], norm: str) -> FullyConnectedNet:
+    """The FullyConnectedNet of ``config`` with normalisation ``norm`` ('none': the baseline)."""
+    import numpy as np
+
+    from bnlab.experiments.common import fc_net_for
+
+    model = fc_net_for(
+        data,
+        config.hidden,
+        normalization=None if norm == "none" else norm,
+        reg=config.reg,
+        dropout_keep_ratio=config.keep,
+        weight_scale=_weight_scale(config.weight_scale),
+        dtype=_dtype(config),
+        seed=config.seed,
+        activation=config.activation,
+    )
+    if model.use_dropout:  # a fresh mask every step (seed alone would fix it, as in cs231n)
+        model.dropout_param["rng"] = np.random.default_rng(config.seed)
+    return model
+
+
+def fit(solvers: dict[str, Solver]) -> None:
+    """Train every Solver in turn; each keeps its best-by-validation params at the end."""
     for label, solver in solvers.items():
         print(f"-- training {label}")
         solver.train()
-        summary["results"][label] = {
+
+
+def evaluate(solvers: dict[str, Solver], data: dict[str, Any]) -> dict[str, dict]:
+    """label -> accuracy on each split and the number of epochs trained."""
+    return {
+        label: {
             "train_acc": solver.check_accuracy(data["X_train"], data["y_train"]),
             "val_acc": solver.check_accuracy(data["X_val"], data["y_val"]),
             "test_acc": solver.check_accuracy(data["X_test"], data["y_test"]),
             "epochs": len(solver.val_acc_history) - 1,
         }
+        for label, solver in solvers.items()
+    }
+
+
+def report(config: TrainConfig, solvers: dict[str, Solver], results: dict[str, dict]) -> dict:
+    """Write the figure and ``train.json`` to ``config.out``, print the table; the summary."""
+    from bnlab.plotting import plot_training_curves
 
     out = Path(config.out)
     title = f"{config.data}: hidden {config.hidden}, {config.update} lr {config.lr}"
+    summary: dict = {"config": asdict(config), "results": results}
     summary["figure"] = str(plot_training_curves(solvers, out / "train.png", title))
     (out / "train.json").write_text(json.dumps(summary, indent=2))
     print(f"\n{'model':<12} {'train':>7} {'val':>7} {'test':>7}")
-    for label, r in summary["results"].items():
+    for label, r in results.items():
         print(f"{label:<12} {r['train_acc']:7.4f} {r['val_acc']:7.4f} {r['test_acc']:7.4f}")
     print(f"figure: {summary['figure']}")
     return summary

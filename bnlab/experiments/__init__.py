@@ -1,4 +1,4 @@
-"""The seed experiments, each reproducible as ``bnlab experiment NAME`` with a figure.
+"""The study notes' experiments, each reproducible as ``bnlab experiment NAME`` with a figure.
 
 Every experiment is a module in this package that defines:
 
@@ -30,43 +30,43 @@ REGISTRY: dict[str, ExperimentInfo] = {
         ExperimentInfo(
             "bn-sanity",
             "bn_sanity",
-            "seed 003",
-            "activation statistics before/after batchnorm; test mode; naive vs fast backward",
+            "study note 003",
+            "activation statistics before/after batchnorm; test mode; naive vs closed-form backward",
         ),
         ExperimentInfo(
             "bn-vs-baseline",
             "bn_vs_baseline",
-            "seed 003",
+            "study note 003",
             "6-layer net on 1000 examples, with and without batchnorm: loss and accuracy curves",
         ),
         ExperimentInfo(
             "weight-scale",
             "weight_scale",
-            "seed 003",
+            "study note 003",
             "20 weight initialisation scales, with and without batchnorm",
         ),
         ExperimentInfo(
             "regression",
             "regression",
-            "seeds 000, 002",
+            "study notes 000, 002",
             "y = x^2 + noise with tanh nets: batchnorm rescues inputs in the saturated range",
         ),
         ExperimentInfo(
             "activations",
             "activations",
-            "seed 004",
+            "study note 004",
             "SimpleNet vs SimpleNetBN on Fashion-MNIST: first-layer activation distributions",
         ),
         ExperimentInfo(
             "bn-conventions",
             "bn_conventions",
             "conventions table",
-            "running statistics under cs231n, PyTorch and the seeds' MyBN conventions",
+            "running statistics under cs231n, PyTorch and the study notes' MyBN conventions",
         ),
         ExperimentInfo(
             "lenet-bn",
             "lenet_bn",
-            "seed 001",
+            "study note 001",
             "LeNet with and without batchnorm on Fashion-MNIST",
         ),
     ]

@@ -1,6 +1,6 @@
-"""Seed 004: SimpleNet vs SimpleNetBN, and the distribution of the first layer's outputs.
+"""Study note 004: SimpleNet vs SimpleNetBN, and the distribution of the first layer's outputs.
 
-The seed trained two PyTorch nets on MNIST, 784 -> 64 -> 128 -> 10 with relu, the second
+The note trained two PyTorch nets on MNIST, 784 -> 64 -> 128 -> 10 with relu, the second
 with batchnorm after each hidden affine layer, and found that (1) the batchnorm output of the
 first layer keeps a steady Gaussian-like distribution over 20 epochs (its scale and shift
 being gamma and beta), while the net without batchnorm feeds relu1 a distribution that keeps
@@ -25,7 +25,7 @@ import numpy as np
 from bnlab.experiments.common import History, init_like_pytorch, load_data, train_model
 from bnlab.nets import FullyConnectedNet
 from bnlab.plotting import plot_training_curves
-from bnlab.plotting.seed_experiments import plot_quantile_bands
+from bnlab.plotting.study_note_experiments import plot_quantile_bands
 from bnlab.solver import Solver
 
 # label -> (normalization, the layers whose outputs are recorded)
@@ -38,11 +38,11 @@ DATA_NAMES = {"bundled": "the bundled Fashion-MNIST subset", "fashion-mnist": "F
 
 @dataclass
 class Config:
-    hidden_dims: tuple[int, ...] = (64, 128)  # the seed's SimpleNet: 784 -> 64 -> 128 -> 10
-    data: str = "bundled"  # seed: MNIST; here Fashion-MNIST ('fashion-mnist': the full set)
+    hidden_dims: tuple[int, ...] = (64, 128)  # the note's SimpleNet: 784 -> 64 -> 128 -> 10
+    data: str = "bundled"  # the note's: MNIST; here Fashion-MNIST ('fashion-mnist': the full set)
     num_train: int | None = None  # training images (None: all of the dataset's)
-    standardize: bool = True  # divide the pixels by their training std, as the seed's Normalize
-    num_epochs: int = 20  # the seed's figure spans 20 epochs
+    standardize: bool = True  # divide the pixels by their training std, as the note's Normalize
+    num_epochs: int = 20  # the note's figure spans 20 epochs
     batch_size: int = 64
     update_rule: str = "sgd"  # plain SGD: the note names no optimiser
     learning_rate: float = 0.01
@@ -64,7 +64,7 @@ class Result:
 
 
 def standardize_pixels(data: dict) -> dict:
-    """X / std(X_train) for every split: unit pixel variance, like the seed's Normalize."""
+    """X / std(X_train) for every split: unit pixel variance, like the note's Normalize."""
     std = data["X_train"].std()
     return {
         key: value / value.dtype.type(std) if key.startswith("X_") else value

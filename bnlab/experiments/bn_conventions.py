@@ -6,10 +6,10 @@ The conventions (see the table in :mod:`bnlab.layers.batchnorm`), each written a
 - cs231n: momentum 0.9 on the old value, the biased batch variance, running_var starting at 0;
 - PyTorch: momentum 0.1 on the new batch (bnlab's 0.9 on the old), the unbiased batch
   variance, running_var starting at 1;
-- the seeds' MyBN: ``moving = 0.01 * moving + 0.99 * batch`` (bnlab's momentum 0.01: the
-  running value is essentially the last batch's), biased, running_var starting at 0. MyBN as
-  written also never uses it: at test time it normalises the test batch with that batch's
-  own statistics.
+- MyBN of study notes 000 and 002: ``moving = 0.01 * moving + 0.99 * batch`` (bnlab's
+  momentum 0.01: the running value is essentially the last batch's), biased, running_var
+  starting at 0. MyBN as written also never uses it: at test time it normalises the test
+  batch with that batch's own statistics.
 
 Part 1 feeds one stream of small batches (N = 8, so the unbiased factor N / (N - 1) = 8 / 7
 matters) of a feature with known population statistics, x = relu(pre_mean + pre_std * g)
@@ -36,7 +36,7 @@ import numpy as np
 from bnlab.experiments.common import load_data
 from bnlab.layers import batchnorm_forward
 from bnlab.nets import FullyConnectedNet
-from bnlab.plotting.seed_experiments import plot_bn_conventions
+from bnlab.plotting.study_note_experiments import plot_bn_conventions
 from bnlab.solver.optim import adam
 
 MYBN_AS_WRITTEN = "MyBN as written (test-batch statistics)"
@@ -63,7 +63,7 @@ class Convention:
 CONVENTIONS = (
     Convention("cs231n", 0.9, False, 0.0),
     Convention("PyTorch", 0.9, True, 1.0),
-    Convention("MyBN (seeds)", 0.01, False, 0.0),
+    Convention("MyBN (study notes)", 0.01, False, 0.0),
 )
 
 
@@ -235,7 +235,7 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
         result.stream,
         result.accuracy,
         Path(out_dir) / "bn_conventions.png",
-        "Batchnorm running statistics: cs231n, PyTorch and the seeds' MyBN",
+        "Batchnorm running statistics: cs231n, PyTorch and the study notes' MyBN",
     )
     return [path]
 
@@ -249,13 +249,14 @@ def stream_summary(stream: StreamResult) -> list[str]:
         f"averages over steps {s.burn_in + 1}-{len(s.batch_mean)}"
     ]
     batch_var = np.asarray(s.batch_var)
+    width = max(len(name) for name in s.running_mean)
     for name in s.running_mean:
         var = np.asarray(s.running_var[name][1:])  # (num_steps,) after each step
         tracking = np.max(np.abs(var - batch_var)) / s.true_var
         lines.append(
-            f"  {name:<13} var after step 1 {var[0] / s.true_var:.2f}x true; after burn-in: mean "
-            f"{s.mean_ratio[name]:.3f}x, var {s.var_ratio[name]:.3f}x true; max |running var - "
-            f"last batch var| {tracking:.3f}x true"
+            f"  {name:<{width}}  var after step 1 {var[0] / s.true_var:.2f}x true; after burn-in: "
+            f"mean {s.mean_ratio[name]:.3f}x, var {s.var_ratio[name]:.3f}x true; "
+            f"max |running var - last batch var| {tracking:.3f}x true"
         )
     return lines
 

@@ -1,4 +1,4 @@
-"""Seed 003's sanity checks of batchnorm: what it does to activation statistics, and its backward.
+"""Study note 003's batchnorm sanity checks: what it does to activation statistics; its backward.
 
 1. a = relu(X W1) W2 with X, W1, W2 standard normal has features of arbitrary mean and std;
    batchnorm in train mode makes them mean 0 / std 1 (gamma = 1, beta = 0), or mean beta /
@@ -6,7 +6,7 @@
 2. After ``num_train_batches`` training batches (fresh X each, same W), test mode normalises a
    fresh batch with the running statistics: mean and std near 0 and 1, a little noisier.
 3. The naive (graph-walking) and closed-form backward agree to rounding, and the closed form
-   is faster. The seed timed one call of each at (N, D) = (100, 500) and saw 1.01x; here each
+   is faster. The note timed one call of each at (N, D) = (100, 500) and saw 1.01x; here each
    time is a median of interleaved repeats, float64, at that size and a large one.
 """
 
@@ -27,7 +27,7 @@ from bnlab.plotting.bn_experiments import plot_backward_times, plot_feature_hist
 
 @dataclass
 class Config:
-    N: int = 200  # batch size (the seed's)
+    N: int = 200  # batch size (the note's)
     D1: int = 50  # input features
     D2: int = 60  # hidden units of relu(X W1)
     D3: int = 3  # features of a = relu(X W1) W2, the ones batchnorm normalises
@@ -40,7 +40,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        """The statistics at full size (they are cheap); only the seed's timing size, 3 repeats."""
+        """The statistics at full size (they are cheap); only the note's timing size, 3 repeats."""
         return cls(timing_sizes=((100, 500),), timing_repeats=3)
 
 
@@ -99,7 +99,7 @@ def _interleaved_times(
 
 
 def compare_backwards(N: int, D: int, repeats: int, rng: np.random.Generator) -> BackwardComparison:
-    """Naive vs closed-form batchnorm backward on the seed's x = 5 * randn + 12, float64."""
+    """Naive vs closed-form batchnorm backward on the note's x = 5 * randn + 12, float64."""
     x = 5 * rng.standard_normal((N, D)) + 12
     gamma, beta = rng.standard_normal(D), rng.standard_normal(D)
     dout = rng.standard_normal((N, D))

@@ -1,9 +1,9 @@
-"""Seed 003: a six-layer net on 1000 examples, trained with and without batchnorm.
+"""Study note 003: a six-layer net on 1000 examples, trained with and without batchnorm.
 
 Both nets start from the same weights (same init seed; batchnorm adds gamma = 1, beta = 0)
-and see the same minibatches. The seed trained on CIFAR-10 and found that the batchnorm
-net converges faster. CIFAR-10 cannot be downloaded here, so the default data is bnlab's
-bundled Fashion-MNIST subset; ``data='cifar10'`` runs the seed's setting where the files are.
+and see the same minibatches. The note trained on CIFAR-10 and found that the batchnorm
+net converges faster. The default data is bnlab's bundled Fashion-MNIST subset, which needs no
+download; ``data='cifar10'`` runs the note's setting where the CIFAR-10 files are installed.
 """
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ import numpy as np
 from bnlab.experiments.common import History, fc_net_for, load_data, train_model
 from bnlab.plotting import plot_training_curves
 
-NORMALIZATIONS = {"baseline": None, "batchnorm": "batchnorm"}  # label -> the net's setting
+NORM_SETTINGS = {"baseline": None, "batchnorm": "batchnorm"}  # label -> the net's normalization
 SMOOTHING = 20  # iterations averaged before comparing the loss with target_loss
 
 
 @dataclass
 class Config:
-    hidden_dims: tuple[int, ...] = (100,) * 5  # the seed's five hidden layers of 100
-    num_train: int = 1000  # training examples, a random subset (the seed's small_data)
+    hidden_dims: tuple[int, ...] = (100,) * 5  # the note's five hidden layers of 100
+    num_train: int = 1000  # training examples, a random subset (the note's small_data)
     num_epochs: int = 10
     batch_size: int = 50
     learning_rate: float = 1e-3  # Adam
     weight_scale: float = 2e-2  # std of the initial weights
-    data: str = "bundled"  # seed: 'cifar10' (not on this machine); or 'fashion-mnist', 'synthetic'
+    data: str = "bundled"  # the note's: 'cifar10' (where installed); 'fashion-mnist', 'synthetic'
     target_loss: float = 1.0  # report the first iteration whose 20-iteration mean is below this
     seed: int = 0  # data subset, weights (shared by both nets) and minibatch order
 
@@ -48,7 +48,7 @@ class Result:
 def run(config: Config) -> Result:
     data = load_data(config.data, num_train=config.num_train, seed=config.seed)
     runs = {}
-    for label, normalization in NORMALIZATIONS.items():
+    for label, normalization in NORM_SETTINGS.items():
         model = fc_net_for(
             data,
             config.hidden_dims,

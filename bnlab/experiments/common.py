@@ -33,13 +33,56 @@ class History:
 
 
 def load_data(
-    name: str = "bundled", num_train: int | None = None, seed: int = 0, dtype: Any = np.float32
+    name: str = "bundled",
+    num_train: int | None = None,
+    seed: int | None = 0,
+    dtype: Any = np.float32,
+    path: str | None = None,
+    stratify: bool = False,
 ) -> dict[str, Any]:
-    """Dataset ``name`` as the standard dict, optionally cut to ``num_train`` random examples."""
-    data = load_dataset(name, dtype=dtype)
+    """Dataset ``name`` as the standard dict, optionally cut to ``num_train`` random examples.
+
+    seed: the subset's random draw (``None``: the first ``num_train`` examples).
+    path: the folder with the dataset's files (default: search, see :mod:`bnlab.data.locate`).
+    stratify: draw the subset with :func:`stratified_subsample` (``bnlab train`` does) rather
+        than :func:`bnlab.data.subsample` (the experiments do: their documented numbers rest
+        on that draw).
+    """
+    data = load_dataset(name, path=path, dtype=dtype)
     if num_train is not None and num_train < len(data["X_train"]):
-        data = subsample(data, num_train, seed=seed)
+        if stratify:
+            data = stratified_subsample(data, num_train, seed=seed)
+        else:
+            data = subsample(data, num_train, seed=seed)
     return data
+
+
+def stratified_subsample(
+    data: dict[str, Any], num_train: int, seed: int | None = 0
+) -> dict[str, Any]:
+    """A copy of ``data`` with ``num_train`` training examples, every class in its full-set share.
+
+    Class c keeps floor(num_train * N_c / N) of its N_c examples; the few left over go to the
+    classes with the largest remainders. Within a class the rows are a random draw from
+    ``seed``, kept in their original order. Validation, test and ``mean_image`` are shared.
+    """
+    y_train = data["y_train"]
+    if isinstance(num_train, bool) or not isinstance(num_train, int | np.integer):
+        raise TypeError(f"num_train must be an int, got {num_train!r}")
+    if not 1 <= num_train <= len(y_train):
+        raise ValueError(f"num_train must be in [1, {len(y_train)}], got {num_train}")
+    classes, counts = np.unique(y_train, return_counts=True)
+    share = num_train * counts / len(y_train)
+    take = np.floor(share).astype(int)
+    largest_remainders = np.argsort(take - share, kind="stable")
+    take[largest_remainders[: num_train - take.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    picked = [
+        rng.choice(np.flatnonzero(y_train == c), k, replace=False)
+        for c, k in zip(classes, take, strict=True)
+    ]
+    rows = np.sort(np.concatenate(picked))
+    return dict(data, X_train=data["X_train"][rows], y_train=y_train[rows])
 
 
 def make_solver(
@@ -51,9 +94,14 @@ def make_solver(
     num_epochs: int = 10,
     batch_size: int = 50,
     seed: int = 0,
+    verbose: bool = False,
     **solver_kwargs: Any,
 ) -> Solver:
-    """A quiet, seeded Solver, not yet trained: building it checks every setting."""
+    """A seeded Solver, not yet trained, quiet unless ``verbose``; building it checks every setting.
+
+    The experiments and ``bnlab train`` build their Solvers here; solver_kwargs go to
+    :class:`~bnlab.solver.Solver` (lr_decay, checkpoint_name, print_every, ...).
+    """
     return Solver(
         model,
         data,
@@ -62,7 +110,7 @@ def make_solver(
         num_epochs=num_epochs,
         batch_size=batch_size,
         seed=seed,
-        verbose=False,
+        verbose=verbose,
         **solver_kwargs,
     )
 
@@ -106,7 +154,7 @@ def train_model_or_diverge(
 def init_like_pytorch(model: Any, seed: int) -> None:
     """W{i}, b{i} ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), in place: PyTorch's default Linear/Conv init.
 
-    The seeds built their nets in PyTorch, whose default (kaiming_uniform with a = sqrt(5))
+    The study notes built their nets in PyTorch, whose default (kaiming_uniform with a = sqrt(5))
     gives std 1/sqrt(3 * fan_in): a different scale per layer, which no single bnlab
     ``weight_scale`` reproduces. fan_in is W.shape[0] for an affine W (D, M) and C*HH*WW for a
     conv W (F, C, HH, WW). gamma/beta keep their 1/0.

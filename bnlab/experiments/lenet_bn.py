@@ -1,11 +1,11 @@
-"""Seed 001: LeNet with and without batchnorm on Fashion-MNIST, 10 epochs.
+"""Study note 001: LeNet with and without batchnorm on Fashion-MNIST, 10 epochs.
 
-The seed (d2l's batchnorm chapter) trains LeNet-5 -- sigmoid activations, average pooling --
+The note (on d2l's batchnorm chapter) trains LeNet-5 -- sigmoid activations, average pooling --
 with batchnorm after every conv and hidden affine layer, by minibatch SGD at learning rate
 1.0, batch 256, for 10 epochs, and compares it with d2l's plain LeNet (learning rate 0.9):
 with batchnorm "the test accuracy reaches about 0.9 in the same ten epochs".
 
-d2l's exact setting gives 0.891 here (``Config.d2l()``). The default trains the same nets for
+d2l's exact setting gives 0.891 in bnlab (``Config.d2l()``). The default trains the same nets for
 the same 10 epochs with SGD + momentum 0.9 at learning rate 0.2, decayed by 0.8 per epoch, on
 minibatches of 64: the batchnorm LeNet then passes 0.90 (docs/experiments.md has both runs).
 Both nets start from the same Xavier weights (d2l's ``init_cnn``) and see the same minibatches.
@@ -32,21 +32,21 @@ UPDATE_RULE_NAMES = {"sgd": "SGD", "sgd_momentum": "SGD+momentum"}
 
 @dataclass
 class Config:
-    data: str = "fashion-mnist"  # the seed's; falls back to 'bundled' (with a note) if missing
+    data: str = "fashion-mnist"  # the note's; falls back to 'bundled' (with a note) if missing
     num_train: int | None = None  # training images, a random subset (None: all 55000)
-    num_epochs: int = 10  # the seed's
-    batch_size: int = 64  # the seed's is 256: 4x the steps for the same 10 epochs
-    update_rule: str = "sgd_momentum"  # the seed's is plain 'sgd'; no weight decay in either
-    learning_rate: float = 0.2  # for the batchnorm LeNet (the seed's: 1.0 with plain SGD)
-    baseline_learning_rate: float = 0.2  # for the plain LeNet (the seed's: 0.9)
-    lr_decay: float = 0.8  # the learning rate's factor after every epoch (the seed's: 1.0)
+    num_epochs: int = 10  # the note's
+    batch_size: int = 64  # the note's is 256: 4x the steps for the same 10 epochs
+    update_rule: str = "sgd_momentum"  # the note's is plain 'sgd'; no weight decay in either
+    learning_rate: float = 0.2  # for the batchnorm LeNet (the note's: 1.0 with plain SGD)
+    baseline_learning_rate: float = 0.2  # for the plain LeNet (the note's: 0.9)
+    lr_decay: float = 0.8  # the learning rate's factor after every epoch (the note's: 1.0)
     weight_scale: float | str = "xavier"  # d2l's init_cnn (xavier_uniform_: the same std)
     num_train_samples: int | None = 5000  # training images the per-epoch train accuracy uses
     seed: int = 0  # weights (shared by both nets), minibatch order, subsets
 
     @classmethod
     def d2l(cls, **changes: Any) -> Config:
-        """The seed's exact setting: d2l's plain SGD at 1.0 (0.9 without batchnorm), batch 256.
+        """The note's exact setting: d2l's plain SGD at 1.0 (0.9 without batchnorm), batch 256.
 
         On the command line: ``--set update_rule=sgd --set learning_rate=1.0
         --set baseline_learning_rate=0.9 --set lr_decay=1.0 --set batch_size=256``.
@@ -62,7 +62,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        # The seed's setting for 20 iterations of 25: the batchnorm net is well ahead by then,
+        # The note's setting for 20 iterations of 25: the batchnorm net is well ahead by then,
         # the baseline still at chance.
         return cls.d2l(
             data="bundled", num_train=500, num_epochs=1, batch_size=25, num_train_samples=500

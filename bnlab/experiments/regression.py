@@ -1,6 +1,6 @@
-"""Seeds 000 and 002: y = x^2 + noise with four-layer tanh nets, with and without batchnorm.
+"""Study notes 000 and 002: y = x^2 + noise with four-layer tanh nets, with and without batchnorm.
 
-The seed trained 1 -> hidden -> hidden -> hidden -> 1 tanh nets in PyTorch for 10 epochs on
+The notes trained 1 -> hidden -> hidden -> hidden -> 1 tanh nets in PyTorch for 10 epochs on
 x = linspace(low, high, 1000), and plotted the loss per epoch and the fitted curve on the
 test points x = linspace(low, high, 100). Its finding:
 
@@ -9,14 +9,14 @@ test points x = linspace(low, high, 100). Its finding:
 (b) x in (-5, 5), noise 1: without batchnorm the net barely learns (it predicts about the
     mean of y), with batchnorm before each tanh it fits the parabola.
 
-The seed blames the unstandardised inputs. What the numbers show is subtler: the targets reach
+The notes blame the unstandardised inputs. What the numbers show is subtler: the targets reach
 25, and within the first epoch the LAST hidden tanh layer is driven into saturation (its inputs
 beyond +-2, tanh' near 0) and stays there; standardising x alone does not rescue the baseline
 (RegressionBN.ipynb shows both). Batchnorm re-standardises every tanh input on every batch.
 
 Both nets start from PyTorch's default initialisation (same seed) and see the same
 minibatches. The curves and fitted predictions are the model after the last epoch, as in the
-seed: the Solver's best-by-validation restore is not used.
+notes: the Solver's best-by-validation restore is not used.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 from bnlab.data import make_regression_data
 from bnlab.experiments.common import init_like_pytorch, train_model
 from bnlab.nets import FullyConnectedNet
-from bnlab.plotting.seed_experiments import plot_regression_fits
+from bnlab.plotting.study_note_experiments import plot_regression_fits
 from bnlab.solver import Solver
 
 LABELS = ("baseline", "batchnorm")
@@ -38,22 +38,22 @@ SATURATED = float(np.tanh(2.0))  # |tanh(a)| above this <=> |a| > 2, where tanh'
 
 @dataclass
 class Config:
-    # The note gives no widths or optimiser. Its data code matches the popular PyTorch
+    # The notes give no widths or optimiser. Their data code matches the popular PyTorch
     # batchnorm tutorial, whose tanh layers have 10 units and train with Adam, lr 0.03, batch 64.
     hidden_dims: tuple[int, ...] = (10, 10, 10)  # 1 -> 10 -> 10 -> 10 -> 1: "four layers"
-    # (low, high, noise) per case: the seed's (a), inside tanh's sensitive range, and (b)
+    # (low, high, noise) per case: the notes' (a), inside tanh's sensitive range, and (b)
     cases: tuple[tuple[float, float, float], ...] = ((-1.0, 1.0, 0.1), (-5.0, 5.0, 1.0))
-    num_train: int = 1000  # x = linspace(low, high, 1000) (the seed's)
-    num_test: int = 100  # x = linspace(low, high, 100) (the seed's)
-    num_epochs: int = 10  # the seed's
+    num_train: int = 1000  # x = linspace(low, high, 1000) (the notes')
+    num_test: int = 100  # x = linspace(low, high, 100) (the notes')
+    num_epochs: int = 10  # the notes'
     batch_size: int = 64
     learning_rate: float = 0.03  # Adam
-    num_seeds: int = 5  # seeds seed, seed + 1, ... for the summary; the figure shows the first
+    num_seeds: int = 5  # random seeds seed, seed + 1, ... for the summary; the figure: the first
     seed: int = 0  # data noise, weights (shared by both nets) and minibatch order
 
     @classmethod
     def quick(cls) -> Config:
-        """Full size is already fast (about half a second a seed): quick runs one seed."""
+        """Full size is already fast; quick trains with one random seed instead of five."""
         return cls(num_seeds=1)
 
 
@@ -87,7 +87,7 @@ class Result:
 
 
 def make_model(hidden_dims: tuple[int, ...], normalization: str | None, seed: int):
-    """The seed's tanh regression net with PyTorch's default initialisation."""
+    """The notes' tanh regression net with PyTorch's default initialisation."""
     model = FullyConnectedNet(
         list(hidden_dims),
         input_dim=1,

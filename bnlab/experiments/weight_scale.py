@@ -1,7 +1,7 @@
-"""Seed 003: an eight-layer net trained from 20 weight initialisation scales, with and without BN.
+"""Study note 003: an eight-layer net trained from 20 initial weight scales, with and without BN.
 
 For every scale in logspace(min_scale, max_scale, num_scales), a baseline net and a batchnorm
-net start from the same weights and see the same minibatches. The seed (on CIFAR-10) found
+net start from the same weights and see the same minibatches. The note (on CIFAR-10) found
 that batchnorm makes training far less sensitive to the initialisation scale: without it,
 small scales never learn (the signal vanishes through the layers) and large ones explode.
 
@@ -21,23 +21,23 @@ import numpy as np
 from bnlab.experiments.common import fc_net_for, load_data, train_model_or_diverge
 from bnlab.plotting.bn_experiments import plot_weight_scale_sweep
 
-NORMALIZATIONS = {"baseline": None, "batchnorm": "batchnorm"}  # label -> the net's setting
+NORM_SETTINGS = {"baseline": None, "batchnorm": "batchnorm"}  # label -> the net's normalization
 
 
 @dataclass
 class Config:
-    hidden_dims: tuple[int, ...] = (50,) * 7  # the seed's seven hidden layers of 50
+    hidden_dims: tuple[int, ...] = (50,) * 7  # the note's seven hidden layers of 50
     min_scale: float = 1e-4  # smallest weight std
     max_scale: float = 1.0  # largest weight std
-    num_scales: int = 20  # scales, evenly spaced on a log axis (the seed's logspace(-4, 0, 20))
+    num_scales: int = 20  # scales, evenly spaced on a log axis (the note's logspace(-4, 0, 20))
     num_train: int = 1000  # training examples, a random subset
     num_epochs: int = 10
     batch_size: int = 50
     learning_rate: float = 1e-3  # Adam
     num_val_samples: int | None = 1000  # validation examples measured per epoch (None: all)
     final_loss_window: int = 100  # "final training loss" = mean of this many last iterations
-    data: str = "bundled"  # seed: 'cifar10' (not on this machine); or 'fashion-mnist', 'synthetic'
-    dtype: str = "float32"  # float32: twice as fast as float64, ample for training
+    data: str = "bundled"  # the note's: 'cifar10' (where installed); 'fashion-mnist', 'synthetic'
+    dtype: str = "float32"  # float32: ample precision for training, and faster
     seed: int = 0  # data subset, weights (shared by both nets at a scale), minibatch order
 
     @classmethod
@@ -79,9 +79,9 @@ def run(config: Config) -> Result:
     start = time.perf_counter()
     dtype = np.dtype(config.dtype)
     data = load_data(config.data, num_train=config.num_train, seed=config.seed, dtype=dtype)
-    runs = {label: Sweep() for label in NORMALIZATIONS}
+    runs = {label: Sweep() for label in NORM_SETTINGS}
     for weight_scale in config.weight_scales:
-        for label, normalization in NORMALIZATIONS.items():
+        for label, normalization in NORM_SETTINGS.items():
             model = fc_net_for(
                 data,
                 config.hidden_dims,

@@ -1,4 +1,4 @@
-"""Figures of seed 003's experiments: activation histograms, backward timings, weight-scale sweep.
+"""Figures of study note 003's experiments: activation histograms, backward times, weight scales.
 
 The training curves of ``bn-vs-baseline`` are :func:`bnlab.plotting.plot_training_curves`.
 """

@@ -1,8 +1,8 @@
-"""The seeds' own experiments at quick size: regression, activations, bn-conventions.
+"""The study notes' own experiments at quick size: regression, activations, bn-conventions.
 
 Each runs once through the CLI (the PNGs are written and non-empty) and through ``run()`` to
 check that its data shows what the experiment demonstrates. Properties that depend on random
-data are checked for a few seeds, so that none holds by the luck of one seed.
+data are checked for a few random seeds, so that none holds by the luck of one seed.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def test_mybn_running_stats_track_the_last_batch(convention_results):
         for stat, truth in (("mean", s.true_mean), ("var", s.true_var)):
             batch = np.asarray(getattr(s, f"batch_{stat}"))
             running = getattr(s, f"running_{stat}")
-            mybn = np.asarray(running["MyBN (seeds)"][1:])  # after each step
+            mybn = np.asarray(running["MyBN (study notes)"][1:])  # after each step
             cs231n = np.asarray(running["cs231n"][1:])
             assert np.abs(mybn - batch).max() < 0.05 * truth, stat
             assert np.abs(cs231n - batch).max() > 0.5 * truth, stat  # a real average does not
@@ -186,4 +186,4 @@ def test_conventions_train_identical_weights_and_differ_only_in_test_mode(conven
             assert all(0 <= v <= 1 for v in values)
         # one batch of N = 8 is a poor estimate of the statistics: MyBN's running values cost
         # accuracy at the end of the quick run (seen for seeds 0-5: by 0.03-0.14)
-        assert acc.test_acc["MyBN (seeds)"][-1] < acc.test_acc["PyTorch"][-1]
+        assert acc.test_acc["MyBN (study notes)"][-1] < acc.test_acc["PyTorch"][-1]

@@ -1,4 +1,4 @@
-"""Figures of the seeds' own experiments: tanh regression, activation quantiles, bn conventions.
+"""Figures of the study notes' experiments: tanh regression, activation quantiles, bn conventions.
 
 Used by ``bnlab experiment regression``, ``activations`` and ``bn-conventions``; each function
 takes the experiment's result records (plain lists) and writes one PNG.
@@ -16,7 +16,7 @@ from bnlab.plotting.style import COLORS, LABELS, color_for, new_figure, save_fig
 
 
 def plot_regression_fits(cases: Sequence[Any], path: str | Path, title: str | None = None) -> Path:
-    """A row per case, as the seed's figures: loss per epoch (left), test data + fits (right).
+    """A row per case, as the notes' figures: loss per epoch (left), test data + fits (right).
 
     cases: records with low, high, noise, x_test, y_test, y_var and curves: label -> record with
     train_loss (one per epoch), test_mse (epoch 0 first) and fitted (one per x_test).
