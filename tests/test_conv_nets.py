@@ -130,14 +130,14 @@ def test_three_layer_convnet_shapes_are_cs231n_s():
         "W1": (32, 3, 7, 7), "b1": (32,), "W2": (32 * 16 * 16, 100), "b2": (100,),
         "W3": (100, 10), "b3": (10,),
     }  # fmt: skip
-    assert [layer.name for layer in model.chain.layers] == [
+    assert [layer.name for layer in model.layers] == [
         "conv1", "relu1", "max_pool1", "affine2", "relu2", "affine3",
     ]  # fmt: skip
-    assert model.chain.layers[0].state == {"stride": 1, "pad": 3}
+    assert model.layers[0].state == {"stride": 1, "pad": 3}
     assert model.params["W1"].std() == pytest.approx(1e-3, rel=0.05)  # cs231n's weight_scale
     bn = ThreeLayerConvNet(seed=0, normalization="batchnorm")
     assert bn.params["gamma1"].shape == (32,) and bn.params["gamma2"].shape == (100,)
-    assert bn.chain.layers[1].forward is spatial_batchnorm_forward
+    assert bn.layers[1].forward is spatial_batchnorm_forward
 
 
 def test_xavier_uses_the_filter_fans():
@@ -235,7 +235,7 @@ def torch_twin(model):
     torch = pytest.importorskip("torch")
     nn = torch.nn
     modules, params, bns = [], {}, []
-    for layer in model.chain.layers:
+    for layer in model.layers:
         kind, i = layer.name.rstrip("0123456789"), layer.name.lstrip("abcdefghijklmnopqrstuvwxyz_")
         if kind == "conv":
             F, C, k, _ = model.params[f"W{i}"].shape
@@ -303,7 +303,7 @@ def test_matches_pytorch_over_three_sgd_steps(make, image):
     net, params, bns = torch_twin(model)
     rng = np.random.default_rng(0)
     learning_rate = 0.5
-    num_classes = model.params[model.chain.layers[-1].param_names[0]].shape[1]  # W of the last
+    num_classes = model.params[model.layers[-1].param_names[0]].shape[1]  # W of the last
     for step in range(3):
         X, y = rng.standard_normal((8, *image)), labels(rng, 8, num_classes)
         loss, grads = model.loss(X, y)
@@ -337,12 +337,12 @@ def test_the_first_conv_skips_its_dx_and_the_others_do_not(make):
     input_dim = (1, 28, 28) if make is LeNet else (3, 16, 16)
     model = make(input_dim=input_dim, seed=0)
     calls = []
-    for layer in model.chain.layers:
+    for layer in model.layers:
         if layer.name.startswith("conv"):
             layer.backward = spy(layer.name, layer.backward, calls)
     x = np.random.default_rng(0).standard_normal((2, *input_dim)).astype(np.float32)
     model.loss(x, np.array([0, 1]))
-    first, *rest = [layer.name for layer in model.chain.layers if layer.name.startswith("conv")]
+    first, *rest = [layer.name for layer in model.layers if layer.name.startswith("conv")]
     assert calls[-1] == (first, {"need_dx": False})  # the backward walks the chain in reverse
     assert all(kwargs == {} for name, kwargs in calls[:-1]) and len(calls) == 1 + len(rest)
 
