@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from net_checks import assert_net_gradients
 
-from bnlab.layers.batchnorm import spatial_batchnorm_forward
 from bnlab.nets import LeNet, ThreeLayerConvNet
+from bnlab.nets.registry import NORMALIZATIONS, SPATIAL_NORMALIZATIONS
 
 # A LeNet with every layer of LeNet-5 but a few units per layer: small enough to check every
 # parameter numerically. On 12x12 inputs: 12 -> conv 12 -> pool 6 -> conv 2 -> pool 1.
@@ -137,7 +137,10 @@ def test_three_layer_convnet_shapes_are_cs231n_s():
     assert model.params["W1"].std() == pytest.approx(1e-3, rel=0.05)  # cs231n's weight_scale
     bn = ThreeLayerConvNet(seed=0, normalization="batchnorm")
     assert bn.params["gamma1"].shape == (32,) and bn.params["gamma2"].shape == (100,)
-    assert bn.layers[1].forward is spatial_batchnorm_forward
+    # spatial batchnorm after the conv, the (N, D) one after the hidden affine layer
+    assert bn.layers[1].forward is SPATIAL_NORMALIZATIONS["batchnorm"][0]
+    assert bn.layers[5].name == "batchnorm2"
+    assert bn.layers[5].forward is NORMALIZATIONS["batchnorm"][0]
 
 
 def test_xavier_uses_the_filter_fans():
@@ -248,7 +251,7 @@ def torch_twin(model):
             module = nn.Linear(D, M)
             names = {"weight": (f"W{i}", True), "bias": (f"b{i}", False)}
         elif kind == "batchnorm":
-            spatial = layer.forward is spatial_batchnorm_forward
+            spatial = layer.forward is SPATIAL_NORMALIZATIONS["batchnorm"][0]
             features = model.params[f"gamma{i}"].shape[0]
             module = (nn.BatchNorm2d if spatial else nn.BatchNorm1d)(features, momentum=0.1)
             names = {"weight": (f"gamma{i}", False), "bias": (f"beta{i}", False)}

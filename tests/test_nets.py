@@ -317,3 +317,19 @@ def test_the_nets_do_not_import_the_solver():
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )  # fmt: skip
     assert result.stdout.strip() == "[]"
+
+
+def test_only_the_registry_imports_layer_functions():
+    """One spot to switch the nets to other layer functions (e.g. the fast ones): registry.py.
+    model.py imports the chain itself, sandwich_forward / sandwich_backward."""
+    import ast
+
+    import bnlab.nets
+
+    importers = {}
+    for path in Path(bnlab.nets.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bnlab.layers"):
+                importers.setdefault(path.name, set()).update(a.name for a in node.names)
+    assert importers.pop("model.py") == {"sandwich_forward", "sandwich_backward"}
+    assert list(importers) == ["registry.py"]
