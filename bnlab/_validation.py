@@ -60,6 +60,21 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
         raise ValueError(f"{name} must be one of {valid}; got {value!r}")
 
 
+def check_count(name: str, value: Any, minimum: int = 0, allow_none: bool = False) -> int | None:
+    """An int >= minimum (bools refused), or None if allow_none: a count of examples, epochs...
+
+    Returned as a Python int, so a NumPy integer does not travel further than the check.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        wanted = "an int or None" if allow_none else "an int"
+        raise TypeError(f"{name} must be {wanted}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def check_labels(name: str, y: Any, num_samples: int, num_classes: int) -> np.ndarray:
     """Integer class labels of shape (N,) with every value in [0, num_classes)."""
     if not isinstance(y, np.ndarray):

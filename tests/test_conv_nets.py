@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from net_checks import assert_net_gradients
 
-from bnlab.layers.batchnorm import spatial_batchnorm_forward
 from bnlab.nets import LeNet, ThreeLayerConvNet
+from bnlab.nets.registry import NORMALIZATIONS, SPATIAL_NORMALIZATIONS
 
 # A LeNet with every layer of LeNet-5 but a few units per layer: small enough to check every
 # parameter numerically. On 12x12 inputs: 12 -> conv 12 -> pool 6 -> conv 2 -> pool 1.
@@ -130,14 +130,17 @@ def test_three_layer_convnet_shapes_are_cs231n_s():
         "W1": (32, 3, 7, 7), "b1": (32,), "W2": (32 * 16 * 16, 100), "b2": (100,),
         "W3": (100, 10), "b3": (10,),
     }  # fmt: skip
-    assert [layer.name for layer in model.chain.layers] == [
+    assert [layer.name for layer in model.layers] == [
         "conv1", "relu1", "max_pool1", "affine2", "relu2", "affine3",
     ]  # fmt: skip
-    assert model.chain.layers[0].state == {"stride": 1, "pad": 3}
+    assert model.layers[0].state == {"stride": 1, "pad": 3}
     assert model.params["W1"].std() == pytest.approx(1e-3, rel=0.05)  # cs231n's weight_scale
     bn = ThreeLayerConvNet(seed=0, normalization="batchnorm")
     assert bn.params["gamma1"].shape == (32,) and bn.params["gamma2"].shape == (100,)
-    assert bn.chain.layers[1].forward is spatial_batchnorm_forward
+    # spatial batchnorm after the conv, the (N, D) one after the hidden affine layer
+    assert bn.layers[1].forward is SPATIAL_NORMALIZATIONS["batchnorm"][0]
+    assert bn.layers[5].name == "batchnorm2"
+    assert bn.layers[5].forward is NORMALIZATIONS["batchnorm"][0]
 
 
 def test_xavier_uses_the_filter_fans():
@@ -235,7 +238,7 @@ def torch_twin(model):
     torch = pytest.importorskip("torch")
     nn = torch.nn
     modules, params, bns = [], {}, []
-    for layer in model.chain.layers:
+    for layer in model.layers:
         kind, i = layer.name.rstrip("0123456789"), layer.name.lstrip("abcdefghijklmnopqrstuvwxyz_")
         if kind == "conv":
             F, C, k, _ = model.params[f"W{i}"].shape
@@ -248,7 +251,7 @@ def torch_twin(model):
             module = nn.Linear(D, M)
             names = {"weight": (f"W{i}", True), "bias": (f"b{i}", False)}
         elif kind == "batchnorm":
-            spatial = layer.forward is spatial_batchnorm_forward
+            spatial = layer.forward is SPATIAL_NORMALIZATIONS["batchnorm"][0]
             features = model.params[f"gamma{i}"].shape[0]
             module = (nn.BatchNorm2d if spatial else nn.BatchNorm1d)(features, momentum=0.1)
             names = {"weight": (f"gamma{i}", False), "bias": (f"beta{i}", False)}
@@ -303,7 +306,7 @@ def test_matches_pytorch_over_three_sgd_steps(make, image):
     net, params, bns = torch_twin(model)
     rng = np.random.default_rng(0)
     learning_rate = 0.5
-    num_classes = model.params[model.chain.layers[-1].param_names[0]].shape[1]  # W of the last
+    num_classes = model.params[model.layers[-1].param_names[0]].shape[1]  # W of the last
     for step in range(3):
         X, y = rng.standard_normal((8, *image)), labels(rng, 8, num_classes)
         loss, grads = model.loss(X, y)
@@ -337,12 +340,12 @@ def test_the_first_conv_skips_its_dx_and_the_others_do_not(make):
     input_dim = (1, 28, 28) if make is LeNet else (3, 16, 16)
     model = make(input_dim=input_dim, seed=0)
     calls = []
-    for layer in model.chain.layers:
+    for layer in model.layers:
         if layer.name.startswith("conv"):
             layer.backward = spy(layer.name, layer.backward, calls)
     x = np.random.default_rng(0).standard_normal((2, *input_dim)).astype(np.float32)
     model.loss(x, np.array([0, 1]))
-    first, *rest = [layer.name for layer in model.chain.layers if layer.name.startswith("conv")]
+    first, *rest = [layer.name for layer in model.layers if layer.name.startswith("conv")]
     assert calls[-1] == (first, {"need_dx": False})  # the backward walks the chain in reverse
     assert all(kwargs == {} for name, kwargs in calls[:-1]) and len(calls) == 1 + len(rest)
 

@@ -452,6 +452,24 @@ def test_compose_chains_two_layers_and_their_gradients():
     assert forward.__name__ == "scale_shift_forward+standardize_forward"
 
 
+def test_compose_is_a_two_layer_sandwich():
+    """compose() chains with the sandwich layers' mechanism (bnlab.layers.sandwich): its cache
+    is the tuple of the two layers' caches, and a wrong cache gets the sandwich's message."""
+    forward, backward = compose(
+        (scale_shift_forward, scale_shift_backward), (standardize_forward, standardize_backward), 3
+    )
+    inputs = scale_shift_inputs()
+    out, cache = forward(*inputs.values())
+    expected_out, _ = standardize_forward(scale_shift_forward(*inputs.values())[0])
+    assert np.array_equal(out, expected_out)
+    assert isinstance(cache, tuple) and len(cache) == 2
+    assert cache[0][0] is inputs["x"] and cache[0][1] is inputs["w"]  # scale_shift's (x, w)
+    assert np.array_equal(cache[1][0], out)  # standardize's x_hat
+    expected = r"a sandwich's backward needs the cache its forward returns \(a tuple of 2\)"
+    with pytest.raises(TypeError, match=expected):
+        backward(np.ones_like(out), cache[:1])
+
+
 def test_select_by_name_and_pattern():
     assert [e.name for e in catalog.select(["relu"])] == ["relu"]
     assert {e.name for e in catalog.select(["affine_*relu"])} == {

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import bnlab.layers as layers
+import bnlab.layers.sandwich as sandwich
 from bnlab.gradcheck.catalog import CATALOG, LayerCheck, LossCheck, _make
 from bnlab.layers import (
     affine_backward,
@@ -30,6 +31,7 @@ from bnlab.layers import (
     svm_loss,
     tanh_forward,
 )
+from bnlab.layers.sandwich import sandwich_backward, sandwich_forward
 
 EPS = 1e-5
 SAME_MATHS_RTOL = 1e-12  # float64, the same maths in a different operation order
@@ -298,6 +300,57 @@ def test_affine_relu_equals_the_composed_primitives():
     expected = affine_backward(dout * (a > 0), fc_cache)
     for g, g2 in zip(affine_relu_backward(dout, cache), expected, strict=True):
         assert np.array_equal(g, g2)
+
+
+def test_sandwich_chain_passes_bare_and_tuple_gradients_and_collects_outputs():
+    """sandwich_forward/backward, the one chain behind the sandwiches, the nets and the catalog:
+    a layer without parameters returns dx alone, one with parameters (dx, *grads)."""
+    rng = np.random.default_rng(9)
+    x, w, b, _, _ = sandwich_inputs(rng)
+    outputs = []
+    out, cache = sandwich_forward(
+        x, (relu_forward,), (affine_forward, w, b), (relu_forward,), outputs=outputs
+    )
+    h1, relu1_cache = relu_forward(x)
+    h2, fc_cache = affine_forward(h1, w, b)
+    h3, relu2_cache = relu_forward(h2)
+    assert len(outputs) == 3 and outputs[-1] is out
+    for ours, expected in zip(outputs, (h1, h2, h3), strict=True):
+        assert np.array_equal(ours, expected)
+    dout = rng.standard_normal(out.shape)
+    grads = sandwich_backward(dout, cache, relu_backward, affine_backward, relu_backward)
+    dh1, dw, db = affine_backward(relu_backward(dout, relu2_cache), fc_cache)
+    expected = (relu_backward(dh1, relu1_cache), dw, db)
+    assert len(grads) == 3
+    for name, g, g2 in zip("dx dw db".split(), grads, expected, strict=True):
+        assert np.array_equal(g, g2), name
+
+
+SANDWICHES = [
+    "affine_relu", "affine_bn_relu", "affine_ln_relu", "conv_relu", "conv_relu_pool",
+    "conv_bn_relu",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SANDWICHES)
+def test_every_sandwich_runs_through_the_one_chain(name, monkeypatch):
+    """Each sandwich layer is sandwich_forward / sandwich_backward over its primitives."""
+    calls = []
+
+    def spy(kind, chain):
+        def recorded(x, cache_or_first, *rest, **kwargs):
+            calls.append(kind)
+            return chain(x, cache_or_first, *rest, **kwargs)
+
+        return recorded
+
+    monkeypatch.setattr(sandwich, "sandwich_forward", spy("forward", sandwich_forward))
+    monkeypatch.setattr(sandwich, "sandwich_backward", spy("backward", sandwich_backward))
+    entry = next(entry for entry in CATALOG if entry.name == name)
+    inputs, params = entry.make_arguments(np.random.default_rng(0))
+    out, cache = entry.forward(*inputs.values(), *params.values())
+    entry.backward(np.ones_like(out), cache)
+    assert calls == ["forward", "backward"]
 
 
 # --- dtype: every public function, float32 and float64 ---------------------------------

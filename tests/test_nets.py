@@ -1,10 +1,16 @@
 """FullyConnectedNet: whole-net gradient checks, dtypes, the legacy keywords, the model API."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from net_checks import assert_net_gradients
 
-from bnlab.nets import FullyConnectedNet
+from bnlab.layers.sandwich import sandwich_backward, sandwich_forward
+from bnlab.nets import ChainNet, FullyConnectedNet, Layer, LeNet, ThreeLayerConvNet, TwoLayerNet
 
 
 @pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
@@ -163,8 +169,6 @@ def test_integer_input_is_refused():
 
 
 def test_two_layer_net_is_cs231ns():
-    from bnlab.nets import TwoLayerNet
-
     model = TwoLayerNet(input_dim=6, hidden_dim=5, num_classes=3, weight_scale=0.5, seed=0,
                         dtype=np.float64)  # fmt: skip
     assert sorted(model.params) == ["W1", "W2", "b1", "b2"]
@@ -189,3 +193,143 @@ def test_overfits_50_real_examples_to_full_train_accuracy(normalization):
     )  # fmt: skip
     solver.train()
     assert max(solver.train_acc_history) == 1.0
+
+
+# --- how every net is built and run ---------------------------------------------------------
+
+# The four nets, small; weight_scale a fixed std so the draws can be redone by hand below.
+NETS = {
+    "FullyConnectedNet": lambda: FullyConnectedNet(
+        [6, 5], input_dim=12, num_classes=3, normalization="batchnorm", dropout_keep_ratio=0.8,
+        weight_scale=0.05, dtype=np.float64, seed=4,
+    ),
+    "TwoLayerNet": lambda: TwoLayerNet(
+        input_dim=12, hidden_dim=6, num_classes=3, weight_scale=0.05, dtype=np.float64, seed=4
+    ),
+    "ThreeLayerConvNet": lambda: ThreeLayerConvNet(
+        input_dim=(3, 2, 2), num_filters=4, filter_size=3, hidden_dim=5, num_classes=3,
+        normalization="batchnorm", weight_scale=0.05, dtype=np.float64, seed=4,
+    ),
+    "LeNet": lambda: LeNet(
+        input_dim=(3, 12, 12), num_classes=3, num_filters=(2, 3), hidden_dims=(5, 4),
+        weight_scale=0.05, dtype=np.float64, seed=4,
+    ),
+}  # fmt: skip
+
+
+def net_inputs(model, N=4):
+    """X of the net's input shape and N labels."""
+    rng = np.random.default_rng(5)
+    W1 = model.params["W1"]
+    if W1.ndim == 2:
+        shape = (W1.shape[0],)
+    else:
+        shape = (3, 12, 12) if isinstance(model, LeNet) else (3, 2, 2)
+    return rng.standard_normal((N, *shape)), rng.integers(0, 3, N)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_every_net_is_a_chain_net_with_the_model_api(name):
+    model = NETS[name]()
+    assert isinstance(model, ChainNet) and all(isinstance(layer, Layer) for layer in model.layers)
+    assert model.reg == 0.0 and model.dtype is np.float64 and model.loss_type == "softmax"
+    assert isinstance(model.dropout_param, dict) and isinstance(model.norm_params, list)
+    for layer in model.layers:
+        if layer.name.startswith("dropout"):
+            assert layer.state is model.dropout_param  # one dict shared by every dropout layer
+        if layer.name.startswith("batchnorm"):
+            assert any(layer.state is state for state in model.norm_params)
+    X, _ = net_inputs(model)
+    assert list(model.activations(X)) == [layer.name for layer in model.layers]
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_weights_are_drawn_in_layer_order_from_the_seed(name):
+    """W1, W2, ... are consecutive draws of one default_rng(seed); gamma, beta, b draw nothing."""
+    model = NETS[name]()
+    rng = np.random.default_rng(4)
+    weights = sorted((k for k in model.params if k.startswith("W")), key=lambda k: int(k[1:]))
+    for k in weights:
+        expected = (0.05 * rng.standard_normal(model.params[k].shape)).astype(np.float64)
+        assert np.array_equal(model.params[k], expected), k
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_every_net_runs_its_layers_through_the_sandwich_chain(name, monkeypatch):
+    """loss() and activations() chain the layers with sandwich_forward / sandwich_backward,
+    the mechanism of the sandwich layers (bnlab.layers.sandwich)."""
+    import bnlab.nets.model
+
+    model = NETS[name]()
+    calls = []
+
+    def spy(kind, chain):
+        def recorded(x, *layers, **kwargs):
+            calls.append((kind, len(layers) - (kind == "backward")))  # backward: cache first
+            return chain(x, *layers, **kwargs)
+
+        return recorded
+
+    monkeypatch.setattr(bnlab.nets.model, "sandwich_forward", spy("forward", sandwich_forward))
+    monkeypatch.setattr(bnlab.nets.model, "sandwich_backward", spy("backward", sandwich_backward))
+    X, y = net_inputs(model)
+    model.loss(X, y)
+    model.activations(X)
+    n = len(model.layers)
+    assert calls == [("forward", n), ("backward", n), ("forward", n)]
+
+
+def test_the_first_affine_layer_skips_its_dx():
+    model = FullyConnectedNet([5, 4], input_dim=3, num_classes=2, seed=0)
+    calls = []
+    for layer in model.layers:
+        if layer.name.startswith("affine"):
+            backward = layer.backward
+
+            def recorded(dout, cache, _name=layer.name, _backward=backward, **kwargs):
+                calls.append((_name, kwargs))
+                return _backward(dout, cache, **kwargs)
+
+            layer.backward = recorded
+    model.loss(np.ones((2, 3), np.float32), np.array([0, 1]))
+    assert calls == [("affine3", {}), ("affine2", {}), ("affine1", {"need_dx": False})]
+
+
+@pytest.mark.parametrize("normalization", ["batchnorm", "layernorm"])
+def test_bn_params_is_norm_params(normalization):
+    """cs231n's notebooks read model.bn_params; it is the list of every normalisation dict."""
+    model = FullyConnectedNet([5, 4], input_dim=3, normalization=normalization, seed=0)
+    assert model.bn_params is model.norm_params and len(model.norm_params) == 2
+    norm_layers = [layer for layer in model.layers if layer.name.startswith(normalization)]
+    assert all(a is b.state for a, b in zip(model.norm_params, norm_layers, strict=True))
+    replacement = [{"mode": "train"}, {"mode": "train"}]
+    model.bn_params = replacement
+    assert model.norm_params is replacement
+
+
+def test_the_nets_do_not_import_the_solver():
+    code = (
+        "import sys, bnlab.nets; "
+        "print(sorted(m for m in sys.modules if m.startswith('bnlab.solver')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )  # fmt: skip
+    assert result.stdout.strip() == "[]"
+
+
+def test_only_the_registry_imports_layer_functions():
+    """One spot to switch the nets to other layer functions (e.g. the fast ones): registry.py.
+    model.py imports the chain itself, sandwich_forward / sandwich_backward."""
+    import ast
+
+    import bnlab.nets
+
+    importers = {}
+    for path in Path(bnlab.nets.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bnlab.layers"):
+                importers.setdefault(path.name, set()).update(a.name for a in node.names)
+    assert importers.pop("model.py") == {"sandwich_forward", "sandwich_backward"}
+    assert list(importers) == ["registry.py"]

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from bnlab._validation import check_count
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -29,15 +31,6 @@ def check_dtype(dtype: Any) -> np.dtype:
     if resolved not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
     return resolved
-
-
-def check_count(name: str, value: Any, minimum: int = 0) -> int:
-    """A number of examples: an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def split_last(

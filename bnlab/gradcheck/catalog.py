@@ -74,6 +74,7 @@ from bnlab.layers import (
     tanh_backward,
     tanh_forward,
 )
+from bnlab.layers.sandwich import sandwich_backward, sandwich_forward
 
 # --- how inputs are made ------------------------------------------------------------------
 
@@ -195,25 +196,18 @@ def compose(
     """(forward, backward) of second(first(a_1..a_k), b_1..) from two layer pairs, k = first_arity
 
     The composite's inputs are first's k arguments then second's remaining ones, and its
-    backward returns their gradients in that order (second's first gradient, the one for
-    first's output, is passed on to first's backward instead).
+    backward returns their gradients in that order. It is a two-layer sandwich: the chain is
+    :func:`bnlab.layers.sandwich.sandwich_forward` / ``sandwich_backward``, as in the
+    sandwich layers and the nets.
     """
     (first_forward, first_backward), (second_forward, second_backward) = first, second
 
     def forward(*args: Any) -> tuple[Any, tuple]:
-        hidden, first_cache = first_forward(*args[:first_arity])
-        out, second_cache = second_forward(hidden, *args[first_arity:])
-        return out, (first_cache, second_cache)
+        x, first_args, second_args = args[0], args[1:first_arity], args[first_arity:]
+        return sandwich_forward(x, (first_forward, *first_args), (second_forward, *second_args))
 
     def backward(dout: np.ndarray, cache: tuple) -> tuple:
-        first_cache, second_cache = cache
-        second_grads = second_backward(dout, second_cache)
-        if not isinstance(second_grads, tuple):
-            second_grads = (second_grads,)
-        first_grads = first_backward(second_grads[0], first_cache)
-        if not isinstance(first_grads, tuple):
-            first_grads = (first_grads,)
-        return (*first_grads, *second_grads[1:])
+        return sandwich_backward(dout, cache, first_backward, second_backward)
 
     forward.__name__ = f"{first_forward.__name__}+{second_forward.__name__}"
     backward.__name__ = f"{second_backward.__name__}+{first_backward.__name__}"

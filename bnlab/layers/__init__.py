@@ -28,23 +28,7 @@ from bnlab.layers.conv import (
     conv_forward_fast,
     conv_forward_naive,
 )
-from bnlab.layers.conv_fused import (
-    conv_bn_relu_backward,
-    conv_bn_relu_forward,
-    conv_relu_backward,
-    conv_relu_forward,
-    conv_relu_pool_backward,
-    conv_relu_pool_forward,
-)
 from bnlab.layers.dropout import dropout_backward, dropout_forward
-from bnlab.layers.fused import (
-    affine_bn_relu_backward,
-    affine_bn_relu_forward,
-    affine_ln_relu_backward,
-    affine_ln_relu_forward,
-    affine_relu_backward,
-    affine_relu_forward,
-)
 from bnlab.layers.groupnorm import spatial_groupnorm_backward, spatial_groupnorm_forward
 from bnlab.layers.layernorm import layernorm_backward, layernorm_forward
 from bnlab.layers.losses import mse_loss, softmax_loss, svm_loss
@@ -55,6 +39,20 @@ from bnlab.layers.pooling import (
     max_pool_backward_naive,
     max_pool_forward_fast,
     max_pool_forward_naive,
+)
+from bnlab.layers.sandwich import (
+    affine_bn_relu_backward,
+    affine_bn_relu_forward,
+    affine_ln_relu_backward,
+    affine_ln_relu_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+    conv_bn_relu_backward,
+    conv_bn_relu_forward,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
 )
 
 __all__ = [

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnlab._validation import check_choice
-from bnlab.nets.chain import ChainBuilder, ChainNet
-from bnlab.solver.arguments import check_count
-
-CONV_NORMALIZATIONS = (None, "batchnorm")
+from bnlab._validation import check_choice, check_count
+from bnlab.nets.builder import NetBuilder
+from bnlab.nets.model import ChainNet
+from bnlab.nets.registry import SPATIAL_NORMALIZATIONS
 
 
 class ThreeLayerConvNet(ChainNet):
@@ -47,7 +46,7 @@ class ThreeLayerConvNet(ChainNet):
         seed: int | None = None,
         normalization: str | None = None,
     ) -> None:
-        check_choice("normalization", normalization, CONV_NORMALIZATIONS)
+        check_choice("normalization", normalization, (None, *SPATIAL_NORMALIZATIONS))
         for name, size in [
             ("num_filters", num_filters),
             ("filter_size", filter_size),
@@ -56,7 +55,7 @@ class ThreeLayerConvNet(ChainNet):
         ]:
             check_count(name, size, minimum=1)
         self.normalization = normalization
-        net = ChainBuilder(input_dim, weight_scale, dtype, seed)
+        net = NetBuilder(input_dim, weight_scale, dtype, seed)
         net.conv(num_filters, filter_size, pad=(filter_size - 1) // 2)
         net.norm(normalization)
         net.activation("relu")
@@ -65,4 +64,4 @@ class ThreeLayerConvNet(ChainNet):
         net.norm(normalization)
         net.activation("relu")
         net.affine(num_classes)
-        net.finish(self, reg)
+        super().__init__(net, reg)

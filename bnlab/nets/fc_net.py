@@ -7,17 +7,9 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import check_choice
-from bnlab.nets.chain import (
-    LOSSES,
-    NORMALIZATIONS,
-    Chain,
-    ChainNet,
-    activation_layer,
-    affine_layer,
-    dropout_layer,
-    init_weight,
-    norm_layer,
-)
+from bnlab.nets.builder import NetBuilder
+from bnlab.nets.model import ChainNet
+from bnlab.nets.registry import NORMALIZATIONS
 
 _UNSET: Any = object()
 
@@ -69,6 +61,10 @@ class FullyConnectedNet(ChainNet):
     - activation: 'relu', 'tanh', 'sigmoid' or 'leaky_relu'
     - loss: 'softmax', 'svm' or 'mse'
     Older keywords still work: ``use_batchnorm=True`` and ``dropout=`` (the 2017 DROP probability).
+
+    The constructor below lists the layers; the forward pass, the loss and the backward pass
+    are :meth:`ChainNet.loss` (bnlab/nets/model.py), whose loops over the layers are
+    ``sandwich_forward`` and ``sandwich_backward`` (bnlab/layers/sandwich.py).
     """
 
     def __init__(
@@ -91,9 +87,7 @@ class FullyConnectedNet(ChainNet):
         normalization, dropout_keep_ratio = _resolve_legacy(
             normalization, use_batchnorm, dropout_keep_ratio, dropout
         )
-        check_choice("normalization", normalization, NORMALIZATIONS)
-        check_choice("loss", loss, LOSSES)
-        check_choice("dtype", np.dtype(dtype), (np.dtype(np.float32), np.dtype(np.float64)))
+        check_choice("normalization", normalization, (None, *NORMALIZATIONS))
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
         dims = [input_dim, *hidden_dims, num_classes]
@@ -101,42 +95,17 @@ class FullyConnectedNet(ChainNet):
             raise ValueError(
                 f"input_dim, hidden_dims and num_classes must be positive integers, got {dims}"
             )
-        if reg < 0:
-            raise ValueError(f"reg must be >= 0, got {reg!r}")
-
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
-        self.reg = reg
         self.num_layers = 1 + len(hidden_dims)
-        self.dtype = dtype
-        self.loss_type = loss
-        self.params: dict[str, np.ndarray] = {}
-        self.dropout_param: dict[str, Any] = {}
-        if self.use_dropout:
-            self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
-            if seed is not None:
-                self.dropout_param["seed"] = seed
-        self.bn_params: list[dict[str, Any]] = []
-
-        rng = np.random.default_rng(seed)
-        layers = []
-        for i in range(1, self.num_layers + 1):
-            fan_in, fan_out = dims[i - 1], dims[i]
-            self.params[f"W{i}"] = init_weight(rng, fan_in, fan_out, weight_scale, dtype)
-            self.params[f"b{i}"] = np.zeros(fan_out, dtype=dtype)
-            layers.append(affine_layer(i))
-            if i == self.num_layers:
-                break
-            if normalization is not None:
-                self.params[f"gamma{i}"] = np.ones(fan_out, dtype=dtype)
-                self.params[f"beta{i}"] = np.zeros(fan_out, dtype=dtype)
-                state = {"mode": "train"} if normalization == "batchnorm" else {}
-                self.bn_params.append(state)
-                layers.append(norm_layer(normalization, i, state))
-            layers.append(activation_layer(activation, i))
-            if self.use_dropout:
-                layers.append(dropout_layer(i, self.dropout_param))
-        self.chain = Chain(layers)
+        net = NetBuilder((input_dim,), weight_scale, dtype, seed)
+        for hidden_dim in hidden_dims:
+            net.affine(hidden_dim)
+            net.norm(normalization)
+            net.activation(activation)
+            net.dropout(dropout_keep_ratio)
+        net.affine(num_classes)
+        super().__init__(net, reg, loss)
 
 
 class TwoLayerNet(FullyConnectedNet):

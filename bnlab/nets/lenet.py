@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnlab._validation import check_choice
-from bnlab.nets.chain import ChainBuilder, ChainNet
-from bnlab.nets.cnn import CONV_NORMALIZATIONS
-from bnlab.solver.arguments import check_count
+from bnlab._validation import check_choice, check_count
+from bnlab.nets.builder import NetBuilder
+from bnlab.nets.model import ChainNet
+from bnlab.nets.registry import SPATIAL_NORMALIZATIONS
 
 FILTER_SIZE = 5
 FIRST_PAD = 2  # keeps 28x28: LeNet was designed for 32x32 inputs, which MNIST's 28x28 are not
@@ -60,7 +60,7 @@ class LeNet(ChainNet):
         num_filters: tuple[int, int] = (6, 16),
         hidden_dims: tuple[int, int] = (120, 84),
     ) -> None:
-        check_choice("normalization", normalization, CONV_NORMALIZATIONS)
+        check_choice("normalization", normalization, (None, *SPATIAL_NORMALIZATIONS))
         check_count("num_classes", num_classes, minimum=1)
         for name, sizes in [("num_filters", num_filters), ("hidden_dims", hidden_dims)]:
             if not isinstance(sizes, tuple | list) or len(sizes) != 2:
@@ -68,7 +68,7 @@ class LeNet(ChainNet):
             for size in sizes:
                 check_count(name, size, minimum=1)
         self.normalization = normalization
-        net = ChainBuilder(input_dim, weight_scale, dtype, seed)
+        net = NetBuilder(input_dim, weight_scale, dtype, seed)
         for num_filter, pad in zip(num_filters, (FIRST_PAD, 0), strict=True):
             net.conv(num_filter, FILTER_SIZE, pad=pad)
             net.norm(normalization)
@@ -79,4 +79,4 @@ class LeNet(ChainNet):
             net.norm(normalization)
             net.activation(activation)
         net.affine(num_classes)
-        net.finish(self, reg)
+        super().__init__(net, reg)

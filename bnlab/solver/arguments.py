@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import check_choice
+from bnlab._validation import check_count as check_count  # solver.py imports it from here
 from bnlab.solver.optim import UPDATE_RULES
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
@@ -26,18 +27,6 @@ def refuse_unknown(unknown: Mapping[str, Any], valid: Sequence[str]) -> None:
         f"Solver got unknown keyword argument(s) {', '.join(parts)}; "
         f"valid keywords: {', '.join(valid)}"
     )
-
-
-def check_count(name: str, value: Any, minimum: int, allow_none: bool = False) -> int | None:
-    """An int >= minimum (bools refused), or None when allowed."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        wanted = "an int or None" if allow_none else "an int"
-        raise TypeError(f"{name} must be {wanted}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def check_examples(x_name: str, X: Any, y_name: str, y: Any) -> None:

@@ -1,0 +1,81 @@
+"""The layers the nets are made of: every layer function a net uses is imported here, once.
+
+Each registry maps a setting (a net's ``activation=``, ``normalization=``, ``pooling=``,
+``loss=`` argument) to its ``(forward, backward)`` pair, or for LOSSES to the loss function.
+The nets use the fast convolution and pooling (im2col, reshape): same results as the naive
+loops, many times faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bnlab.layers import (
+    affine_backward,
+    affine_forward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    dropout_backward,
+    dropout_forward,
+    layernorm_backward,
+    layernorm_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    mse_loss,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax_loss,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+    svm_loss,
+    tanh_backward,
+    tanh_forward,
+)
+from bnlab.layers.conv import conv_backward_fast, conv_forward_fast
+from bnlab.layers.im2col import output_length
+from bnlab.layers.pooling import (
+    avg_pool_backward,
+    avg_pool_forward,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
+
+Pair = tuple[Callable, Callable]
+
+AFFINE: Pair = (affine_forward, affine_backward)
+CONV: Pair = (conv_forward_fast, conv_backward_fast)
+DROPOUT: Pair = (dropout_forward, dropout_backward)
+ACTIVATIONS: dict[str, Pair] = {
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+}
+# normalization= setting -> the layer normalising (N, D) features; None means no layer
+NORMALIZATIONS: dict[str, Pair] = {
+    "batchnorm": (batchnorm_forward, batchnorm_backward_alt),
+    "layernorm": (layernorm_forward, layernorm_backward),
+}
+# ... and the one normalising (N, C, H, W) feature maps per channel (conv nets take only these)
+SPATIAL_NORMALIZATIONS: dict[str, Pair] = {
+    "batchnorm": (spatial_batchnorm_forward, spatial_batchnorm_backward),
+}
+POOLS: dict[str, Pair] = {
+    "max": (max_pool_forward_fast, max_pool_backward_fast),
+    "avg": (avg_pool_forward, avg_pool_backward),
+}
+LOSSES: dict[str, Callable] = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
+
+__all__ = [
+    "ACTIVATIONS",
+    "AFFINE",
+    "CONV",
+    "DROPOUT",
+    "LOSSES",
+    "NORMALIZATIONS",
+    "POOLS",
+    "SPATIAL_NORMALIZATIONS",
+    "output_length",  # the sliding-window layers' output size, for the builder's shape checks
+]
