@@ -12,7 +12,7 @@ import pytest
 from bnlab.cli import main
 from bnlab.commands import train
 from bnlab.experiments.common import stratified_subsample
-from bnlab.nets.chain import ACTIVATIONS
+from bnlab.nets.registry import ACTIVATIONS
 from bnlab.solver import optim
 from bnlab.solver.optim import UPDATE_RULES
 

@@ -56,7 +56,7 @@ def _positive_int_list(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # the library's registries, so a new activation or update rule is a choice here at once
-    from bnlab.nets.chain import ACTIVATIONS
+    from bnlab.nets.registry import ACTIVATIONS
     from bnlab.solver.optim import UPDATE_RULES
 
     d = TrainConfig()
