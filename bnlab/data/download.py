@@ -20,12 +20,13 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import pooch
+from tqdm.auto import tqdm
 
 from bnlab.data import locate
 from bnlab.data.locate import DATASET_FILES, default_root, find
@@ -114,17 +115,10 @@ def download_file(url: str, dest: Path, md5: str, progress: bool = True) -> bool
         urls={dest.name: url},
         retry_if_failed=RETRIES,
     )
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm  # a widget in Jupyter, text elsewhere
-
-        # total=1 until pooch sets the real one from Content-Length: pooch uses a bar only if
-        # it is truthy, which for tqdm means total > 0
-        bar = tqdm(total=1, desc=dest.name, unit="B", unit_scale=True, ascii=True)
     import requests  # pooch's HTTP client
 
     try:
-        fetcher.fetch(dest.name, downloader=pooch.HTTPDownloader(progressbar=bar or False))
+        fetcher.fetch(dest.name, downloader=_downloader(dest.name, progress))
     except requests.exceptions.RequestException as error:
         raise ConnectionError(f"could not download {url}: {_describe(error)}") from None
     except ValueError as error:
@@ -134,10 +128,27 @@ def download_file(url: str, dest: Path, md5: str, progress: bool = True) -> bool
             f"checksum mismatch for {url}: expected md5 {md5}; "
             f"the download was discarded and {dest} left as it was"
         ) from None
-    finally:
-        if bar is not None:
-            bar.close()
     return True
+
+
+class _ByteBar(tqdm):
+    """tqdm.auto's bar (a widget in Jupyter) that pooch accepts before the size is known."""
+
+    def __bool__(self) -> bool:
+        return True  # pooch draws a bar only if it is truthy; tqdm's truth is total > 0
+
+
+def _downloader(name: str, progress: bool) -> Callable[[str, str, pooch.Pooch], None]:
+    """pooch's HTTP downloader; with ``progress``, a bar named ``name`` per attempt."""
+    if not progress:
+        return pooch.HTTPDownloader(progressbar=False)
+
+    def download(url: str, output_file: str, fetcher: pooch.Pooch) -> None:
+        # made here, after pooch's "Downloading ..." log line, so the bar is drawn below it
+        with _ByteBar(desc=name, unit="B", unit_scale=True, ascii=True) as bar:
+            pooch.HTTPDownloader(progressbar=bar)(url, output_file, fetcher)
+
+    return download
 
 
 def _describe(error: BaseException) -> str:
