@@ -1,9 +1,11 @@
 """The Solver's progress: tqdm's bar on a terminal or in Jupyter, a line per epoch elsewhere."""
 
 import io
+import subprocess
 import sys
 
 import pytest
+import tqdm.auto
 import tqdm.notebook
 from toy_models import LinearModel, blobs
 
@@ -68,8 +70,13 @@ def test_quiet_prints_nothing_even_on_a_terminal(capsys, monkeypatch):
     assert capsys.readouterr().out == "" and terminal.getvalue() == ""
 
 
-def test_jupyter_gets_tqdm_widget_bar(capsys, monkeypatch):
-    assert not progress_module.can_draw()  # captured stderr: not a terminal
-    # what tqdm.auto picks inside a Jupyter kernel
-    monkeypatch.setattr(progress_module, "tqdm", tqdm.notebook.tqdm)
-    assert progress_module.can_draw()
+def test_jupyter_gets_tqdm_widget_bar(capsys):
+    assert not progress_module.can_draw(tqdm.auto.tqdm)  # captured stderr: not a terminal
+    assert progress_module.can_draw(tqdm.notebook.tqdm)  # what tqdm.auto picks inside Jupyter
+
+
+def test_importing_bnlab_does_not_import_tqdm_auto():
+    # inside Jupyter without ipywidgets, importing tqdm.auto warns; bnlab imports it on first use
+    code = "import sys, bnlab.solver, bnlab.data; print('tqdm.auto' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -16,6 +16,7 @@ Fashion-MNIST already installed by Debian's ``dataset-fashion-mnist`` is used, n
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tarfile
@@ -23,10 +24,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import pooch
-from tqdm.auto import tqdm
+if TYPE_CHECKING:
+    import pooch
 
 from bnlab.data import locate
 from bnlab.data.locate import DATASET_FILES, default_root, find
@@ -75,6 +76,8 @@ class ChecksumError(ValueError):
 
 
 def md5sum(path: Path) -> str:
+    import pooch  # imported when needed: pooch imports tqdm.auto, which warns in Jupyter
+
     return pooch.file_hash(str(path), alg="md5")
 
 
@@ -108,6 +111,9 @@ def download_file(url: str, dest: Path, md5: str, progress: bool = True) -> bool
             print(f"{dest}: already present, checksum ok")
             return False
         print(f"{dest}: present but its checksum is wrong; downloading it again")
+    import pooch
+    import requests  # pooch's HTTP client
+
     fetcher = pooch.create(
         path=dest.parent,
         base_url=url.rpartition("/")[0] + "/",
@@ -115,8 +121,6 @@ def download_file(url: str, dest: Path, md5: str, progress: bool = True) -> bool
         urls={dest.name: url},
         retry_if_failed=RETRIES,
     )
-    import requests  # pooch's HTTP client
-
     try:
         fetcher.fetch(dest.name, downloader=_downloader(dest.name, progress))
     except requests.exceptions.RequestException as error:
@@ -131,21 +135,25 @@ def download_file(url: str, dest: Path, md5: str, progress: bool = True) -> bool
     return True
 
 
-class _ByteBar(tqdm):
-    """tqdm.auto's bar (a widget in Jupyter) that pooch accepts before the size is known."""
+@functools.cache
+def _byte_bar() -> type:
+    """tqdm.auto's bar (a widget in Jupyter), imported when first needed, always truthy: pooch
+    draws a bar only if it is truthy, and tqdm's truth is total > 0, unknown at first."""
+    from tqdm.auto import tqdm
 
-    def __bool__(self) -> bool:
-        return True  # pooch draws a bar only if it is truthy; tqdm's truth is total > 0
+    return type("ByteBar", (tqdm,), {"__bool__": lambda self: True})
 
 
 def _downloader(name: str, progress: bool) -> Callable[[str, str, pooch.Pooch], None]:
-    """pooch's HTTP downloader; with ``progress``, a bar named ``name`` per attempt."""
+    """pooch's HTTP downloader; with ``progress``, a bar named ``name`` for each attempt."""
+    import pooch
+
     if not progress:
         return pooch.HTTPDownloader(progressbar=False)
 
     def download(url: str, output_file: str, fetcher: pooch.Pooch) -> None:
         # made here, after pooch's "Downloading ..." log line, so the bar is drawn below it
-        with _ByteBar(desc=name, unit="B", unit_scale=True, ascii=True) as bar:
+        with _byte_bar()(desc=name, unit="B", unit_scale=True, ascii=True) as bar:
             pooch.HTTPDownloader(progressbar=bar)(url, output_file, fetcher)
 
     return download

@@ -12,8 +12,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from bnlab._validation import check_choice
 
 # 'tqdm' and 'builtin' are older spellings of True (bnlab once had a bar of its own), accepted so
@@ -21,7 +19,15 @@ from bnlab._validation import check_choice
 PROGRESS_CHOICES = (True, False, "tqdm", "builtin")
 
 
-def can_draw() -> bool:
+def auto_tqdm() -> type:
+    """tqdm.auto's bar class, imported when first needed: inside Jupyter without ipywidgets,
+    tqdm warns on import (the widget needs ipywidgets), and importing bnlab should not."""
+    from tqdm.auto import tqdm
+
+    return tqdm
+
+
+def can_draw(tqdm: type) -> bool:
     """True in Jupyter (tqdm.auto chose the widget) and when stderr is a terminal."""
     if any(cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__):
         return True
@@ -33,8 +39,14 @@ class EpochBar:
     """``epoch 3/10:  45%|####5     | 450/1.00k [00:00<00:00, 12.3kex/s, loss 0.4321]``."""
 
     def __init__(self, total: int, desc: str, show: bool) -> None:
+        self._tqdm = tqdm = auto_tqdm()
         self._bar = tqdm(
-            total=total, desc=desc, unit="ex", unit_scale=True, leave=False, disable=not show
+            total=total,
+            desc=desc,
+            unit="ex",
+            unit_scale=True,
+            leave=False,
+            disable=not (show and can_draw(tqdm)),
         )
 
     def update(self, num_examples: int, loss: float) -> None:
@@ -43,7 +55,7 @@ class EpochBar:
         self._bar.update(num_examples)
 
     def write(self, message: str) -> None:
-        tqdm.write(message, file=sys.stdout)  # clears the bar, prints, redraws it
+        self._tqdm.write(message, file=sys.stdout)  # clears the bar, prints, redraws it
 
     def close(self) -> None:
         self._bar.close()
@@ -56,4 +68,4 @@ def check_progress(progress: Any) -> None:
 
 def progress_bar(progress: Any, total: int, desc: str) -> EpochBar:
     """The bar for one epoch of ``total`` examples; hidden for ``progress=False`` or no terminal."""
-    return EpochBar(total, desc, show=progress is not False and can_draw())
+    return EpochBar(total, desc, show=progress is not False)
