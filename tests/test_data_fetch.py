@@ -4,11 +4,13 @@ The served files are small datasets in the real formats; their "published" check
 computed here and patched into the source table.
 """
 
-import io
+import hashlib
 import socket
-import sys
+import threading
+import types
 
 import numpy as np
+import pooch
 import pytest
 from data_helpers import (
     cifar_archive,
@@ -22,7 +24,7 @@ from data_helpers import (
 from bnlab import cli
 from bnlab.data import download as fetch_module
 from bnlab.data import fetch, load_cifar10, load_fashion_mnist
-from bnlab.data.download import ChecksumError, Source, TextProgress, download_file
+from bnlab.data.download import ChecksumError, Source, download_file
 
 IDX_FILES = [
     "train-images-idx3-ubyte.gz",
@@ -30,6 +32,12 @@ IDX_FILES = [
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ]
+
+
+@pytest.fixture(autouse=True)
+def no_waiting_between_attempts(monkeypatch):
+    """pooch sleeps 1 s, 2 s, ... before trying a failed download again; the tests need not."""
+    monkeypatch.setattr(pooch.core, "time", types.SimpleNamespace(sleep=lambda seconds: None))
 
 
 @pytest.fixture
@@ -44,6 +52,7 @@ def mirror(monkeypatch, tmp_path):
         "fashion-mnist": {f: md5_of(fm / f) for f in IDX_FILES},
         "cifar10": {"c.tar.gz": md5_of(served / "cifar10" / "c.tar.gz")},
     }
+    monkeypatch.setattr(fetch_module, "RETRIES", 0)  # failures fail at once (pooch waits to retry)
     with loopback_server(served) as (url, requests):
         for name, files in md5s.items():
             source = Source(f"{url}/{name}/", files, archive=name == "cifar10")
@@ -128,20 +137,7 @@ def test_connection_refused_names_the_url(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_text_progress_without_a_known_size():
-    stream = io.StringIO()
-    with TextProgress(None, "file.gz", stream) as bar:
-        bar.update(1_500_000)
-        bar.update(1_000_000)
-    assert stream.getvalue().endswith("\rfile.gz  2.5 MB\n")
-
-
-@pytest.mark.parametrize("with_tqdm", [True, False])
-def test_progress_bar(mirror, tmp_path, capsys, monkeypatch, with_tqdm):
-    if with_tqdm:
-        pytest.importorskip("tqdm")
-    else:
-        monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
+def test_progress_bar(mirror, tmp_path, capsys):
     download_file(
         f"{mirror['url']}/fashion-mnist/{IDX_FILES[0]}",
         tmp_path / IDX_FILES[0],
@@ -149,6 +145,79 @@ def test_progress_bar(mirror, tmp_path, capsys, monkeypatch, with_tqdm):
     )
     err = capsys.readouterr().err
     assert IDX_FILES[0] in err and "100%" in err
+
+
+def serve_truncated_bodies(body: bytes, num_truncated: int):
+    """A loopback server announcing ``len(body)`` bytes but sending half, then closing, for its
+    first ``num_truncated`` requests, and the whole body after. Returns (URL, stop)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    served = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener was closed: stop
+                return
+            with connection:
+                connection.recv(65536)  # the request; its content does not matter
+                cut = len(body) // 2 if len(served) < num_truncated else len(body)
+                served.append(cut)
+                header = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                connection.sendall(header + body[:cut])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def stop():
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting in the thread
+        listener.close()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/file.gz", served, stop
+
+
+def test_a_dropped_connection_is_reported_as_such(tmp_path):
+    body = bytes(range(256)) * 400
+    url, served, stop = serve_truncated_bodies(body, num_truncated=10)
+    dest = tmp_path / "out" / "file.gz"
+    dest.parent.mkdir()
+    dest.write_bytes(b"the old content")
+    try:
+        with pytest.raises(ConnectionError) as info:
+            download_file(url, dest, md5_of_bytes(body), progress=False)
+    finally:
+        stop()
+    message = str(info.value)
+    assert f"could not download {url}: the connection was dropped" in message
+    assert "checksum" not in message and "IncompleteRead" in message
+    assert len(served) == 1 + fetch_module.RETRIES
+    assert dest.read_bytes() == b"the old content" and list(dest.parent.iterdir()) == [dest]
+
+
+def test_a_dropped_connection_is_retried(tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch_module, "RETRIES", 1)
+    body = bytes(range(256)) * 40
+    url, served, stop = serve_truncated_bodies(body, num_truncated=1)
+    try:
+        assert download_file(url, tmp_path / "file.gz", md5_of_bytes(body), progress=False)
+    finally:
+        stop()
+    assert (tmp_path / "file.gz").read_bytes() == body and served == [len(body) // 2, len(body)]
+
+
+def md5_of_bytes(content: bytes) -> str:
+    return hashlib.md5(content).hexdigest()
+
+
+def test_debian_fashion_mnist_is_found_before_any_download(mirror, tmp_path, capsys):
+    debian = tmp_path / "system" / "fashion-mnist"  # isolate() made this the system folder
+    write_idx_folder(debian, num_train=30, num_test=10, gz=False)
+    assert fetch("fashion-mnist") == debian
+    assert mirror["requests"] == [] and "nothing to download" in capsys.readouterr().out
+    assert len(load_fashion_mnist(num_val=5)["X_train"]) == 25
+    fetch("fashion-mnist", tmp_path / "root", progress=False)  # an explicit root downloads
+    assert len(mirror["requests"]) == 4
 
 
 def test_bnlab_mirror_environment_variable(mirror, tmp_path, monkeypatch):

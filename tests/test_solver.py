@@ -1,6 +1,5 @@
 """Solver: training, sampling, metrics, checkpoints, exact resume, the NaN guard, errors."""
 
-import io
 import os
 import pickle
 
@@ -9,11 +8,9 @@ import pytest
 from toy_models import DivergingModel, LinearModel, RecordingModel, blobs
 
 import bnlab.solver.checkpoint as checkpoint_module
-import bnlab.solver.progress as progress_module
 from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, write_checkpoint
 from bnlab.solver.checkpoint import CS231N_KEYS, RESUME_KEYS
 from bnlab.solver.optim import UPDATE_RULES, sgd
-from bnlab.solver.progress import TextBar
 
 QUIET = {"verbose": False}
 RATES = {"sgd": 0.5, "sgd_momentum": 0.1, "rmsprop": 5e-2, "adam": 5e-2}
@@ -206,41 +203,6 @@ def test_check_accuracy_value_and_subsample():
 
 
 # -- progress and messages ------------------------------------------------------------------------
-
-
-def test_verbose_prints_iterations_and_epoch_summaries(capsys):
-    solver = make_solver(verbose=True, progress="builtin", print_every=5)
-    solver.train()
-    out, err = capsys.readouterr()
-    assert "(Iteration 1 / 12) loss: " in out and "(Iteration 6 / 12) loss: " in out
-    assert "(Iteration 2 / 12)" not in out
-    assert "(Epoch 0 / 2) train acc: " in out
-    assert "(Epoch 2 / 2) train acc: " in out and "; loss: " in out and " s" in out
-    assert "epoch 1/2" in err and "ex/s" in err
-
-
-def test_builtin_bar_shows_loss_and_rate_then_clears():
-    stream = io.StringIO()
-    bar = TextBar(total=100, desc="epoch 1/3", file=stream, min_interval=0)
-    bar.update(50, loss=0.25)
-    assert "epoch 1/3  50% |" in stream.getvalue() and "50/100 ex  loss 0.25" in stream.getvalue()
-    assert "ex/s" in stream.getvalue()
-    bar.close()
-    assert stream.getvalue().endswith("\r")
-
-
-def test_tqdm_bar(capsys):
-    pytest.importorskip("tqdm")
-    make_solver(verbose=True, progress="tqdm", print_every=100).train()
-    err = capsys.readouterr().err
-    assert "epoch 2/2" in err and "ex/s" in err and "loss" in err
-
-
-def test_without_tqdm_the_builtin_bar_draws(monkeypatch):
-    monkeypatch.setattr(progress_module, "have_tqdm", lambda: False)
-    with pytest.raises(ValueError, match="progress='tqdm' needs tqdm"):
-        make_solver(progress="tqdm")
-    assert isinstance(progress_module.progress_bar(True, 10, "epoch 1/1"), TextBar)
 
 
 def test_quiet_prints_nothing(capsys):

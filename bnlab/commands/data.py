@@ -3,7 +3,9 @@
 - ``bnlab data list``: each dataset and the folder it was found in (or how to get it);
 - ``bnlab data info NAME [--path DIR]``: load it and print the split sizes, shapes, classes;
 - ``bnlab data fetch fashion-mnist|mnist|cifar10 [--dir DIR] [--mirror URL]``: download it
-  with checksums verified (to ``$BNLAB_DATA`` or ``~/.cache/bnlab`` by default).
+  with checksums verified (to ``$BNLAB_DATA`` or ``~/.cache/bnlab`` by default; without
+  ``--dir``, Fashion-MNIST installed by Debian's ``dataset-fashion-mnist`` is used as it is).
+  ``BNLAB_MIRROR=URL`` fetches ``URL/<name>/<file>`` for every dataset.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ Fashion-MNIST is MIT-licensed, Copyright (c) 2017 Zalando SE: see ``_bundled/LIC
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from importlib import resources
 from typing import Any
 
@@ -21,19 +23,35 @@ from bnlab.data.fashion_mnist import FASHION_MNIST_CLASSES, PIXEL_SCALE
 from bnlab.data.preprocess import last_val_dict
 
 BUNDLED_FILE = "fashion_mnist_subset.npz"
+SUBSET_KEYS = ("X_train", "y_train", "X_test", "y_test")
 
 
 def read_bundled() -> dict[str, np.ndarray]:
     """The raw uint8 arrays of the bundled subset (see the module docstring)."""
     resource = resources.files("bnlab.data") / "_bundled" / BUNDLED_FILE
     with resources.as_file(resource) as path:
+        repair = "reinstall bnlab or regenerate it with scripts/make_bundled_subset.py"
         if not path.is_file():
             raise FileNotFoundError(
                 f"the bundled Fashion-MNIST subset {path} is missing from this bnlab install; "
-                "reinstall bnlab or regenerate it with scripts/make_bundled_subset.py"
+                + repair
             )
-        with np.load(path) as npz:
-            return {key: npz[key] for key in npz.files}
+        try:
+            # allow_pickle=False: a damaged file must not run code; its error names pickles
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+            # NumPy's ValueError here suggests allow_pickle=True: not advice to pass on
+            reason = "not an .npz archive" if type(error) is ValueError else repr(error)
+            raise ValueError(
+                f"the bundled Fashion-MNIST subset {path} is damaged ({reason}); {repair}"
+            ) from None
+    missing = [key for key in SUBSET_KEYS if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"the bundled Fashion-MNIST subset {path} lacks {', '.join(missing)}; {repair}"
+        )
+    return arrays
 
 
 def load_bundled(

@@ -1,36 +1,38 @@
 """Download Fashion-MNIST, MNIST or CIFAR-10 from the official locations, checksums verified.
 
-Every file is streamed to a temporary file in the destination folder, its MD5 checked, and
-only then moved into place with ``os.replace`` (atomic), so an interrupted or corrupt
-download never leaves a partial file where a good one belongs. A file already present with
-the right checksum is not downloaded again. Only the standard library is used.
+The downloading itself is pooch's (https://www.fatiando.org/pooch): each file is streamed to a
+temporary file in the destination folder, its MD5 checked, and only then moved into place, so
+an interrupted or corrupt download never leaves a partial file where a good one belongs. A file
+already present with the right checksum is not downloaded again; a dropped connection or a bad
+checksum is tried again ``RETRIES`` times, then reported (a dropped connection as such, naming
+the URL, not as a checksum mismatch).
 
 The source of every file can be overridden, e.g. for a local mirror or a test server:
 ``fetch(name, base_url=URL)`` fetches ``URL/<file>``; the environment variable
 ``BNLAB_MIRROR=URL`` fetches ``URL/<name>/<file>`` for every dataset.
+Fashion-MNIST already installed by Debian's ``dataset-fashion-mnist`` is used, not downloaded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import http.client
+import functools
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
+if TYPE_CHECKING:
+    import pooch
+
+from bnlab.data import locate
 from bnlab.data.locate import DATASET_FILES, default_root, find
 
-CHUNK_BYTES = 1 << 16
-TIMEOUT_SECONDS = 60
+RETRIES = 2  # more attempts after a dropped connection or a bad checksum (pooch waits 1 s, 2 s)
 
 
 @dataclass(frozen=True)
@@ -74,57 +76,18 @@ class ChecksumError(ValueError):
 
 
 def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    import pooch  # imported when needed: pooch imports tqdm.auto, which warns in Jupyter
 
-
-class TextProgress:
-    """A one-line progress bar for when tqdm is not installed: ``name  42%  11.1/26.4 MB``."""
-
-    def __init__(self, total: int | None, desc: str, stream: IO[str]):
-        self.total, self.desc, self.stream = total, desc, stream
-        self.done, self.shown = 0, -1
-
-    def update(self, n: int) -> None:
-        self.done += n
-        percent = 100 * self.done // self.total if self.total else None
-        if percent is None or percent != self.shown:
-            self.shown = percent
-            part = f"{percent:3d}%  " if percent is not None else ""
-            total = f"/{self.total / 1e6:.1f}" if self.total else ""
-            self.stream.write(f"\r{self.desc}  {part}{self.done / 1e6:.1f}{total} MB")
-            self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def __enter__(self) -> TextProgress:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-def progress_bar(total: int | None, desc: str, stream: IO[str] | None = None):
-    """tqdm's bar if tqdm is importable, else :class:`TextProgress`; both have update/close."""
-    stream = sys.stderr if stream is None else stream
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return TextProgress(total, desc, stream)
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, file=stream, ascii=True)
+    return pooch.file_hash(str(path), alg="md5")
 
 
 @contextlib.contextmanager
 def atomic_write(dest: Path) -> Iterator[IO[bytes]]:
     """A temporary file next to ``dest`` that replaces ``dest`` only if the block succeeds.
 
-    On any exception (a bad checksum, a dropped connection, Ctrl-C) the temporary file is
-    removed and ``dest`` is left as it was.
+    For the files extracted from CIFAR-10's archive (pooch does the same for downloads): on any
+    exception (a damaged archive, a full disk, Ctrl-C) the temporary file is removed and
+    ``dest`` is left as it was, so an interrupted extraction never looks complete.
     """
     handle, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
@@ -140,37 +103,84 @@ def download_file(url: str, dest: Path, md5: str, progress: bool = True) -> bool
     """Download ``url`` to ``dest`` unless ``dest`` already has checksum ``md5``.
 
     Returns True if downloaded, False if the file was already good. Raises ChecksumError
-    (nothing written) on a bad checksum, ConnectionError if the server cannot be reached.
+    (nothing written) on a bad checksum, ConnectionError (naming ``url``) if the server cannot
+    be reached, answers with an error or drops the connection before the end of the file.
     """
     if dest.is_file():
         if md5sum(dest) == md5:
             print(f"{dest}: already present, checksum ok")
             return False
         print(f"{dest}: present but its checksum is wrong; downloading it again")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.md5()
+    import pooch
+    import requests  # pooch's HTTP client
+
+    fetcher = pooch.create(
+        path=dest.parent,
+        base_url=url.rpartition("/")[0] + "/",
+        registry={dest.name: f"md5:{md5}"},
+        urls={dest.name: url},
+        retry_if_failed=RETRIES,
+    )
     try:
-        with (
-            atomic_write(dest) as tmp,
-            urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response,
-        ):
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with progress_bar(total, dest.name) if progress else contextlib.nullcontext() as bar:
-                for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
-                    digest.update(chunk)
-                    tmp.write(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-            if digest.hexdigest() != md5:  # raised inside the block: the download is discarded
-                raise ChecksumError(
-                    f"checksum mismatch for {url}: expected md5 {md5}, got {digest.hexdigest()}; "
-                    f"the download was discarded and {dest} left as it was"
-                )
-    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as e:
-        # an HTTPError reads "HTTP Error 404: ..."; other URLErrors carry the socket's reason
-        reason = e if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", e)
-        raise ConnectionError(f"could not download {url}: {reason}") from None
+        fetcher.fetch(dest.name, downloader=_downloader(dest.name, progress))
+    except requests.exceptions.RequestException as error:
+        raise ConnectionError(f"could not download {url}: {_describe(error)}") from None
+    except ValueError as error:
+        if "hash" not in str(error):
+            raise
+        raise ChecksumError(
+            f"checksum mismatch for {url}: expected md5 {md5}; "
+            f"the download was discarded and {dest} left as it was"
+        ) from None
     return True
+
+
+@functools.cache
+def _byte_bar() -> type:
+    """tqdm.auto's bar (a widget in Jupyter), imported when first needed, always truthy: pooch
+    draws a bar only if it is truthy, and tqdm's truth is total > 0, unknown at first."""
+    from tqdm.auto import tqdm
+
+    return type("ByteBar", (tqdm,), {"__bool__": lambda self: True})
+
+
+def _downloader(name: str, progress: bool) -> Callable[[str, str, pooch.Pooch], None]:
+    """pooch's HTTP downloader; with ``progress``, a bar named ``name`` for each attempt."""
+    import pooch
+
+    if not progress:
+        return pooch.HTTPDownloader(progressbar=False)
+
+    def download(url: str, output_file: str, fetcher: pooch.Pooch) -> None:
+        # made here, after pooch's "Downloading ..." log line, so the bar is drawn below it
+        with _byte_bar()(desc=name, unit="B", unit_scale=True, ascii=True) as bar:
+            pooch.HTTPDownloader(progressbar=bar)(url, output_file, fetcher)
+
+    return download
+
+
+def _describe(error: BaseException) -> str:
+    """What went wrong, in words: the innermost cause behind requests' and urllib3's wrappers."""
+    import requests
+
+    if isinstance(error, requests.exceptions.HTTPError) and error.response is not None:
+        return f"HTTP Error {error.response.status_code}: {error.response.reason}"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return f"the connection was dropped before the end of the file ({_innermost(error)})"
+    return str(_innermost(error))
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """Follow causes, ``reason`` attributes and wrapped arguments down to the first exception."""
+    seen = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        wrapped = [a for a in error.args if isinstance(a, BaseException)]
+        inner = error.__cause__ or getattr(error, "reason", None) or next(iter(wrapped), None)
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    return error
 
 
 def _extract_cifar10(archive: Path, folder: Path) -> None:
@@ -197,12 +207,19 @@ def fetch(
 ) -> Path:
     """Download dataset ``name`` into ``root/<its folder>``; returns that folder.
 
-    root: default ``$BNLAB_DATA`` if set, else ``~/.cache/bnlab`` (both searched by the loaders).
+    root: default ``$BNLAB_DATA`` if set, else ``~/.cache/bnlab`` (both searched by the loaders);
+        with no ``root``, a copy the loaders already find in ``/usr/share/datasets`` (Debian's
+        ``dataset-fashion-mnist``) is returned instead of downloading.
     base_url: fetch ``base_url/<file>`` instead of the official location.
     """
     if name not in SOURCES:
         raise ValueError(f"cannot fetch {name!r}; valid names: {', '.join(SOURCES)}")
     source = SOURCES[name]
+    if root is None:
+        found = find(name)
+        if found is not None and found.parent == locate.SYSTEM_DATA_DIR:
+            print(f"{found}: installed by the system (Debian's package); nothing to download")
+            return found
     root = Path(root).expanduser() if root is not None else default_root()
     folder = root / DATASET_FILES[name].folder
     if base_url is None:

@@ -13,12 +13,13 @@ Images come out as (N, 1, 28, 28).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bnlab.data.idx import read_idx_pair
-from bnlab.data.locate import DATASET_FILES, find_file, locate
+from bnlab.data.locate import DATASET_FILES, find_file, how_to_replace, locate
 from bnlab.data.preprocess import last_val_dict
 
 FASHION_MNIST_CLASSES = [
@@ -37,16 +38,10 @@ MNIST_CLASSES = [str(digit) for digit in range(10)]
 PIXEL_SCALE = 1.0 / 255.0
 
 
-def read_idx_dataset(
-    name: str, path: str | os.PathLike | None = None
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """((train images, train labels), (test images, test labels)) of an IDX dataset, raw.
-
-    Images are uint8 (N, 1, 28, 28) (a channel axis added), labels uint8 (N,).
-    """
+def _read_idx_files(name: str, folder: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(train images, labels), (test images, labels)] read from ``folder``, sizes checked."""
     spec = DATASET_FILES[name]
-    folder = locate(name, path)
-    parts = []
+    parts, images_paths = [], []
     for prefix in ("train", "t10k"):
         images_path = find_file(folder, f"{prefix}-images-idx3-ubyte", spec.gz_optional)
         labels_path = find_file(folder, f"{prefix}-labels-idx1-ubyte", spec.gz_optional)
@@ -54,7 +49,30 @@ def read_idx_dataset(
         if labels.size and labels.max() >= 10:
             raise ValueError(f"{labels_path} holds label {labels.max()}; expected 0..9")
         parts.append((images[:, None], labels))  # (N, 28, 28) -> (N, 1, 28, 28)
-    return parts[0], parts[1]
+        images_paths.append(images_path)
+    (rows, cols), (test_rows, test_cols) = parts[0][0].shape[2:], parts[1][0].shape[2:]
+    if (rows, cols) != (test_rows, test_cols):
+        raise ValueError(
+            f"{images_paths[0]} holds {rows}x{cols} images but {images_paths[1]} holds "
+            f"{test_rows}x{test_cols}: the files come from different datasets"
+        )
+    return parts
+
+
+def read_idx_dataset(
+    name: str, path: str | os.PathLike | None = None
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """((train images, train labels), (test images, test labels)) of an IDX dataset, raw.
+
+    Images are uint8 (N, 1, 28, 28) (a channel axis added), labels uint8 (N,). A damaged or
+    mismatched file raises ValueError naming it and saying how to get the dataset again.
+    """
+    folder = locate(name, path)
+    try:
+        train, test = _read_idx_files(name, folder)
+    except ValueError as error:
+        raise ValueError(f"{error}\nTo repair {folder}: {how_to_replace(name, folder)}") from None
+    return train, test
 
 
 def _load_idx(

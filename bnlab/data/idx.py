@@ -15,6 +15,7 @@ images (N, rows, cols) and 2049 (0x00000801) for uint8 labels (N,).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -80,7 +81,8 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
         int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
     )  # (N,) for labels, (N, rows, cols) for images
     dtype = IDX_DTYPES[type_code]
-    expected_bytes = int(np.prod(shape)) * dtype.itemsize
+    # math.prod on Python ints: np.prod wraps around in int64 for a damaged header's sizes
+    expected_bytes = math.prod(shape) * dtype.itemsize
     actual_bytes = len(content) - header_size
     if actual_bytes != expected_bytes:
         problem = "is truncated" if actual_bytes < expected_bytes else "has trailing bytes"

@@ -122,6 +122,16 @@ def locate(name: str, path: str | os.PathLike | None = None) -> Path:
     )
 
 
+def how_to_replace(name: str, folder: Path) -> str:
+    """The advice after a damaged file of dataset ``name`` found in ``folder``: how to get it again."""
+    spec = DATASET_FILES[name]
+    if folder == SYSTEM_DATA_DIR / spec.folder and name == "fashion-mnist":
+        return "reinstall Debian's copy: apt-get install --reinstall dataset-fashion-mnist"
+    # fetch checks every file's checksum and downloads again the ones that differ
+    where = f" --dir {folder.parent}" if folder.name == spec.folder else ""
+    return f"download {spec.title} again: bnlab data fetch {name}{where}"
+
+
 def find(name: str, path: str | os.PathLike | None = None) -> Path | None:
     """Like :func:`locate`, but None instead of an error (for ``bnlab data list``)."""
     try:

@@ -90,8 +90,8 @@ class Solver:
     And bnlab's:
     - seed: an int or an ``np.random.Generator``: the minibatch order and the metric
       subsamples come from it alone, never from NumPy's global state
-    - progress: a bar per epoch when verbose: True (tqdm if installed, else a built-in bar on
-      stderr), 'tqdm', 'builtin' or False
+    - progress: True (tqdm's bar per epoch when verbose, on a terminal or in Jupyter; see
+      :mod:`bnlab.solver.progress`) or False
 
     Sampling: each epoch visits a fresh permutation of the training set, batch_size examples
     at a time, for ``max(N // batch_size, 1)`` iterations, so no example repeats within an
