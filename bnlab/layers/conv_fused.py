@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
+from bnlab.fast.pooling import max_pool_backward_fast, max_pool_forward_fast
 from bnlab.layers.activations import relu_backward, relu_forward
 from bnlab.layers.batchnorm import spatial_batchnorm_backward, spatial_batchnorm_forward
-from bnlab.layers.conv import conv_backward_fast, conv_forward_fast
 from bnlab.layers.fused import Grads, sandwich_backward, sandwich_forward
-from bnlab.layers.pooling import max_pool_backward_fast, max_pool_forward_fast
 
 
 def conv_relu_forward(

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bnlab._validation import check_choice, check_float_array
+from bnlab._validation import check_choice, check_float_array, output_length
+from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
+from bnlab.fast.pooling import (
+    avg_pool_backward_fast,
+    avg_pool_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
 from bnlab.layers import (
     affine_backward,
     affine_forward,
@@ -42,14 +49,6 @@ from bnlab.layers import (
     tanh_backward,
     tanh_forward,
 )
-from bnlab.layers.conv import conv_backward_fast, conv_forward_fast
-from bnlab.layers.im2col import output_length
-from bnlab.layers.pooling import (
-    avg_pool_backward,
-    avg_pool_forward,
-    max_pool_backward_fast,
-    max_pool_forward_fast,
-)
 
 LOSSES: dict[str, Callable] = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
 ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
@@ -61,7 +60,7 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
 POOLS: dict[str, tuple[Callable, Callable]] = {
     "max": (max_pool_forward_fast, max_pool_backward_fast),
-    "avg": (avg_pool_forward, avg_pool_backward),
+    "avg": (avg_pool_forward_fast, avg_pool_backward_fast),
 }
 
 
