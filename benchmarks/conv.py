@@ -1,16 +1,21 @@
-"""Convolution and max pooling: fast vs naive vs PyTorch CPU, float32, one thread.
+"""Convolution and pooling: bnlab.fast vs the plain loops vs PyTorch CPU, float32, one thread.
 
     python benchmarks/conv.py [--repeats 15] [--naive-repeats 3]
 
 One training step of a layer = forward + backward (dx, dw, db for a convolution).
 
-1. conv_forward_fast + conv_backward_fast vs the naive pair on x (50, 3, 32, 32), 32 filters
-   3x3, stride 1, pad 1 (cs231n's CIFAR-10 first layer). Target: fast >= 50x faster.
-   The naive step takes about half a minute, so it runs only ``--naive-repeats`` times.
+1. conv_forward_fast + conv_backward_fast (bnlab.fast.conv) vs the naive pair (bnlab.layers.conv)
+   on x (50, 3, 32, 32), 32 filters 3x3, stride 1, pad 1 (cs231n's CIFAR-10 first layer).
+   Target: fast >= 50x faster. The naive step takes tens of seconds, so it runs only
+   ``--naive-repeats`` times.
 2. The same fast step vs ``torch.nn.functional.conv2d`` + autograd. Target: within 3x of
    PyTorch's time. Skipped when PyTorch is not installed.
-3. max_pool_*_fast vs max_pool_*_naive (and PyTorch's max_pool2d) on that layer's output,
-   (50, 32, 32, 32): 2x2 stride 2 (the reshape path) and 4x4 stride 2 (the strided view).
+3. max and average pooling, bnlab.fast vs the loops in bnlab.layers.pooling (and PyTorch's
+   max_pool2d / avg_pool2d) on that layer's output, (50, 32, 32, 32): 2x2 stride 2 (windows
+   that tile x) and 4x4 stride 2 (overlapping windows).
+4. Why the fast pooling has no reshape path for tiling windows: the forward reduction of
+   im2col's copy vs ``x.reshape(N, C, H', 2, W', 2).max(axis=(3, 5))`` (and ``.mean``), 2x2
+   stride 2 on the same input.
 
 Threads: numpy's BLAS (OpenBLAS) and OpenMP are pinned to one thread by environment
 variables set before numpy is imported (``_timing.limit_threads``), PyTorch by
@@ -39,16 +44,19 @@ from _timing import (  # noqa: E402
     torch_single_thread,
 )
 
-from bnlab.layers.conv import (  # noqa: E402
-    conv_backward_fast,
-    conv_backward_naive,
-    conv_forward_fast,
-    conv_forward_naive,
-)
-from bnlab.layers.pooling import (  # noqa: E402
+from bnlab.fast.conv import conv_backward_fast, conv_forward_fast  # noqa: E402
+from bnlab.fast.im2col import im2col  # noqa: E402
+from bnlab.fast.pooling import (  # noqa: E402
+    avg_pool_backward_fast,
+    avg_pool_forward_fast,
     max_pool_backward_fast,
-    max_pool_backward_naive,
     max_pool_forward_fast,
+)
+from bnlab.layers.conv import conv_backward_naive, conv_forward_naive  # noqa: E402
+from bnlab.layers.pooling import (  # noqa: E402
+    avg_pool_backward,
+    avg_pool_forward,
+    max_pool_backward_naive,
     max_pool_forward_naive,
 )
 
@@ -57,6 +65,13 @@ POOLS = [
     {"pool_height": 2, "pool_width": 2, "stride": 2},
     {"pool_height": 4, "pool_width": 4, "stride": 2},
 ]
+# kind: (fast forward, fast backward, plain forward, plain backward, PyTorch function name)
+POOL_KINDS = {
+    "max": (max_pool_forward_fast, max_pool_backward_fast, max_pool_forward_naive,
+            max_pool_backward_naive, "max_pool2d"),
+    "avg": (avg_pool_forward_fast, avg_pool_backward_fast, avg_pool_forward, avg_pool_backward,
+            "avg_pool2d"),
+}  # fmt: skip
 TARGET_NAIVE_SPEEDUP, TARGET_TORCH_RATIO = 50.0, 3.0
 
 
@@ -146,29 +161,49 @@ def main() -> int:
             f"median of {args.repeats} repeats)"
         )
 
-    for pool_param in POOLS:
-        ph, pw, stride = pool_param.values()
-        pooled, _ = max_pool_forward_fast(out, pool_param)
-        dpooled = rng.standard_normal(pooled.shape, dtype=np.float32)
-        fast = step(max_pool_forward_fast, max_pool_backward_fast, (out, pool_param), dpooled)
-        naive = step(max_pool_forward_naive, max_pool_backward_naive, (out, pool_param), dpooled)
-        times = naive_vs_fast(naive, fast, args.naive_repeats)
-        line = (
-            f"max pool {ph}x{pw} stride {stride} on {out.shape}: naive "
-            f"{format_time(times.median('naive')):>9}   fast {format_time(times.median('fast')):>9}"
-            f"   naive/fast {times.ratio('naive', 'fast'):5.0f}x"
+    for kind, (fast_f, fast_b, plain_f, plain_b, torch_name) in POOL_KINDS.items():
+        for pool_param in POOLS:
+            ph, pw, stride = pool_param.values()
+            pooled, _ = fast_f(out, pool_param)
+            dpooled = rng.standard_normal(pooled.shape, dtype=np.float32)
+            fast = step(fast_f, fast_b, (out, pool_param), dpooled)
+            plain = step(plain_f, plain_b, (out, pool_param), dpooled)
+            times = naive_vs_fast(plain, fast, args.naive_repeats)
+            line = (
+                f"{kind} pool {ph}x{pw} stride {stride} on {out.shape}: plain "
+                f"{format_time(times.median('naive')):>9}   fast "
+                f"{format_time(times.median('fast')):>9}   plain/fast "
+                f"{times.ratio('naive', 'fast'):5.0f}x"
+            )
+            if torch is not None:
+                pool = partial(
+                    getattr(torch.nn.functional, torch_name), kernel_size=(ph, pw), stride=stride
+                )
+                times = compare(
+                    {"fast": fast, "torch": torch_step(torch, pool, [out], dpooled)},
+                    repeats=args.repeats,
+                )
+                line += (
+                    f"   torch {format_time(times.median('torch')):>9}   "
+                    f"fast/torch {times.ratio('fast', 'torch'):5.2f}"
+                )
+            print(line)
+
+    # The reshape alternative for windows that tile x (2x2 stride 2): forward reduction only.
+    N, C, H, W = out.shape
+    tiles = out.reshape(N, C, H // 2, 2, W // 2, 2)  # (N, C, H', 2, W', 2), a view
+    for reduction in ("max", "mean"):
+        candidates = {
+            "im2col": lambda r=reduction: getattr(im2col(out, 2, 2, 2), r)(axis=(2, 3)),
+            "reshape": lambda r=reduction: getattr(tiles, r)(axis=(3, 5)),
+        }
+        times = compare(candidates, repeats=args.repeats)
+        print(
+            f"2x2 stride 2 {reduction} over windows: im2col + {reduction} "
+            f"{format_time(times.median('im2col')):>9}   reshape + {reduction} "
+            f"{format_time(times.median('reshape')):>9}   reshape/im2col "
+            f"{times.ratio('reshape', 'im2col'):5.1f}x"
         )
-        if torch is not None:
-            pool = partial(torch.nn.functional.max_pool2d, kernel_size=(ph, pw), stride=stride)
-            times = compare(
-                {"fast": fast, "torch": torch_step(torch, pool, [out], dpooled)},
-                repeats=args.repeats,
-            )
-            line += (
-                f"   torch {format_time(times.median('torch')):>9}   "
-                f"fast/torch {times.ratio('fast', 'torch'):5.2f}"
-            )
-        print(line)
     return 0
 
 

@@ -75,6 +75,42 @@ def check_count(name: str, value: Any, minimum: int = 0, allow_none: bool = Fals
     return int(value)
 
 
+def output_length(
+    axis: str, size: int, window: int, stride: int, pad: int | None, names: tuple[str, str, str]
+) -> int:
+    """H' = 1 + (H + 2*pad - HH) / stride for one axis, or a ValueError that names the numbers.
+
+    A convolution or pooling layer slides an HH-wide window ``stride`` apart over H (padded by
+    ``pad`` on both sides). bnlab requires the division to be exact (cs231n's rule): PyTorch
+    would silently floor it and drop the last rows or columns of x, which hides a wrong
+    architecture. Shared by the layers' checks and the nets' shape tracking.
+
+    axis: "height" or "width"; size: H; window: HH; pad: None for a layer without padding;
+    names: how the message calls (H, HH, stride), e.g. ("H", "HH", "conv_param['stride']").
+    """
+    size_name, window_name, stride_name = names
+    if pad is None:
+        span, span_name, span_sum, knobs = size, size_name, f"{size}", "stride or input size"
+    else:
+        span, span_name = size + 2 * pad, f"{size_name} + 2*pad"
+        span_sum, knobs = f"{size} + 2*{pad}", "stride, pad or input size"
+    if window > span:
+        where = f"{span_name} = {span}" if pad is None else f"{span_name} = {span_sum} = {span}"
+        raise ValueError(
+            f"the window does not fit: {window_name} = {window} is larger than the input's "
+            f"{'padded ' if pad else ''}{axis}, {where}"
+        )
+    left_over = (span - window) % stride
+    if left_over:
+        lines = "rows" if axis == "height" else "columns"
+        raise ValueError(
+            f"{stride_name} = {stride} does not divide {span_name} - {window_name} = "
+            f"{span_sum} - {window} = {span - window}: the windows would not tile the {axis} "
+            f"exactly (the last {left_over} {lines} would be ignored); change the {knobs}"
+        )
+    return 1 + (span - window) // stride
+
+
 def check_labels(name: str, y: Any, num_samples: int, num_classes: int) -> np.ndarray:
     """Integer class labels of shape (N,) with every value in [0, num_classes)."""
     if not isinstance(y, np.ndarray):

@@ -4,6 +4,7 @@ and shows what was expected and what was given -- never a bare numpy broadcastin
 import numpy as np
 import pytest
 
+from bnlab.fast.pooling import avg_pool_backward_fast
 from bnlab.layers import (
     affine_backward,
     affine_bn_relu_backward,
@@ -165,6 +166,10 @@ CASES = [
      ["w", "2-dimensional", "(5,)"]),
     ("affine b", lambda: affine_forward(X, np.ones((5, 2)), np.ones(3)), ValueError,
      ["b", "(2,)", "(3,)"]),
+    ("affine int w", lambda: affine_forward(X, np.ones((5, 2), np.int64), np.ones(2)), TypeError,
+     ["w", "float32 or float64", "int64"]),
+    ("leaky_relu slope", lambda: leaky_relu_forward(X, float("nan")), ValueError,
+     ["negative_slope", "finite", "nan"]),
     ("sandwich w",
      lambda: affine_bn_relu_forward(X, np.ones((4, 3)), ZEROS3, ONES3, ZEROS3, train()),
      ValueError, ["w", "D = 5", "(4, 3)"]),
@@ -269,6 +274,7 @@ def test_dout_of_the_wrong_shape_is_refused(backward, cache, shape):
         (max_pool_forward_fast, max_pool_backward_naive, ()),
         (max_pool_forward_naive, max_pool_backward_fast, ()),
         (max_pool_forward_fast, avg_pool_backward, ()),
+        (max_pool_forward_fast, avg_pool_backward_fast, ()),
     ],
     ids=lambda f: getattr(f, "__name__", ""),
 )
@@ -282,7 +288,7 @@ def test_a_naive_cache_in_a_fast_backward_or_back_is_named(forward, backward, ar
     with pytest.raises(TypeError) as info:
         backward(np.ones_like(out), cache)
     fragments = [backward.__name__, expected_forward, "a tuple of"]
-    if backward is not avg_pool_backward:  # the others have a naive and a fast version
+    if backward not in (avg_pool_backward, avg_pool_backward_fast):  # avg's caches are the same
         fragments.append("naive and fast caches differ")
     for fragment in fragments:
         assert fragment in str(info.value)

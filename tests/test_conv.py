@@ -1,22 +1,20 @@
-"""Convolution: numerical gradients, naive vs fast, known values, dtypes, PyTorch parity, bad input."""
+"""Convolution, naive and fast: numerical gradients, known values, dtypes, PyTorch parity, bad input.
+
+(The fast convolution against the naive one: tests/test_fast_conv_pool.py.)"""
 
 import re
 
 import numpy as np
 import pytest
 
+from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
 from bnlab.gradcheck import eval_numerical_gradient_array
-from bnlab.layers.conv import (
-    conv_backward_fast,
-    conv_backward_naive,
-    conv_forward_fast,
-    conv_forward_naive,
-)
+from bnlab.layers.conv import conv_backward_naive, conv_forward_naive
 
 # Numerical checks: relative error <= 1e-7, as ||num - ana|| / (||num|| + ||ana||). Convolution
 # is linear in x, w and b, so central differences (h = 1e-5) are exact but for rounding (~1e-10).
 GRAD_REL_TOL = 1e-7
-# Naive vs fast, and bnlab vs PyTorch, in float64: the same sums in a different order.
+# bnlab vs PyTorch in float64: the same sums in a different order.
 SAME_SUMS_TOL = 1e-10
 # cs231n's notebook prints its expected values to 8 decimals.
 CS231N_TOL = 1e-8
@@ -81,22 +79,6 @@ def test_backward_matches_numerical_gradient(impl, case):
         num = eval_numerical_gradient_array(lambda _: forward(x, w, b, conv_param)[0], value, dout)
         err = relative_error(num, grads[name])
         assert err <= GRAD_REL_TOL, f"d{name}: relative error {err:.2e} > {GRAD_REL_TOL}"
-
-
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_fast_matches_naive(case):
-    x, w, b, conv_param, dout = make_case(case, np.random.default_rng(1))
-    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
-    out_fast, cache_fast = conv_forward_fast(x, w, b, conv_param)
-    assert_close(out_fast, out_naive, SAME_SUMS_TOL, "out")
-    grads_naive = conv_backward_naive(dout, cache_naive)
-    grads_fast = conv_backward_fast(dout, cache_fast)
-    for name, fast, naive in zip(("dx", "dw", "db"), grads_fast, grads_naive, strict=True):
-        assert_close(fast, naive, SAME_SUMS_TOL, name)
-    # A net's first conv skips dx; its dw and db must not change.
-    skipped, dw, db = conv_backward_fast(dout, cache_fast, need_dx=False)
-    assert skipped is None
-    assert np.array_equal(dw, grads_fast[1]) and np.array_equal(db, grads_fast[2])
 
 
 @pytest.mark.parametrize("impl", PAIRS)

@@ -66,6 +66,25 @@ def test_affine_backward_shapes_and_need_dx():
     assert np.array_equal(dw, dw2) and np.array_equal(db, db2)
 
 
+def test_caches_name_their_fields_and_unpack_as_in_cs231n():
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)
+    _, cache = affine_forward(x, w, b)
+    assert cache.x is x and cache.w is w and cache.b is b
+    x_c, w_c, b_c = cache  # cs231n's backward unpacks (x, w, b)
+    assert x_c is x and w_c is w and b_c is b
+    _, cache = leaky_relu_forward(x, 0.2)
+    assert cache.x is x and cache.negative_slope == 0.2
+    _, cache = dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 0})
+    assert cache.mode == "train" and cache.mask is cache[1] and cache.x_shape == x.shape
+    x4, w4 = rng.standard_normal((1, 2, 3, 3)), rng.standard_normal((2, 2, 3, 3))
+    _, (x_c, w_c, b_c, conv_param) = layers.conv_forward_naive(x4, w4, b, {"pad": 1})
+    assert x_c is x4 and conv_param == {"stride": 1, "pad": 1}  # the defaults filled in
+    pool_param = {"pool_height": 3, "pool_width": 3, "stride": 1}
+    _, cache = layers.max_pool_forward_naive(x4, pool_param)
+    assert cache.x is x4 and cache.pool_param is pool_param
+
+
 # --- activations -----------------------------------------------------------------------
 
 

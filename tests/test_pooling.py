@@ -1,4 +1,6 @@
-"""Max and average pooling: gradients, naive vs fast, routing and ties, dtypes, PyTorch, bad input."""
+"""Max and average pooling, plain and fast: gradients, routing and ties, dtypes, PyTorch, bad input.
+
+(The fast pooling against the plain loops: tests/test_fast_conv_pool.py.)"""
 
 import re
 
@@ -6,26 +8,31 @@ import numpy as np
 import pytest
 from test_conv import assert_close, relative_error
 
+from bnlab.fast.pooling import (
+    avg_pool_backward_fast,
+    avg_pool_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
 from bnlab.gradcheck import eval_numerical_gradient_array
 from bnlab.layers.pooling import (
     avg_pool_backward,
     avg_pool_forward,
-    max_pool_backward_fast,
     max_pool_backward_naive,
-    max_pool_forward_fast,
     max_pool_forward_naive,
 )
 
 # Numerical checks: relative error <= 1e-7. Pooling is piecewise linear; the inputs are spaced
 # at least 1e-2 apart, far more than h = 1e-5, so no perturbation moves a window's maximum.
 GRAD_REL_TOL = 1e-7
-# Naive vs fast, and bnlab vs PyTorch, in float64: overlapping windows add in another order.
+# bnlab vs PyTorch in float64: overlapping windows add in another order.
 SAME_SUMS_TOL = 1e-10
 
 POOLS = {
     "max_naive": (max_pool_forward_naive, max_pool_backward_naive),
     "max_fast": (max_pool_forward_fast, max_pool_backward_fast),
     "avg": (avg_pool_forward, avg_pool_backward),
+    "avg_fast": (avg_pool_forward_fast, avg_pool_backward_fast),
 }
 
 # (N, C, H, W, pool_height, pool_width, stride): tiling windows (stride == pool size, the
@@ -63,20 +70,6 @@ def test_backward_matches_numerical_gradient(pool, case):
     num = eval_numerical_gradient_array(lambda v: forward(v, pool_param)[0], x, dout)
     err = relative_error(num, dx)
     assert err <= GRAD_REL_TOL, f"dx: relative error {err:.2e} > {GRAD_REL_TOL}"
-
-
-@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_fast_max_pool_matches_naive(case, ties):
-    x, pool_param, dout = make_case(case, np.random.default_rng(1))
-    if ties:
-        x = np.round(x * 4)  # a few integers, so most windows hold ties
-    out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
-    out_fast, cache_fast = max_pool_forward_fast(x, pool_param)
-    assert_close(out_fast, out_naive, SAME_SUMS_TOL, "out")
-    dx_naive = max_pool_backward_naive(dout, cache_naive)
-    dx_fast = max_pool_backward_fast(dout, cache_fast)
-    assert_close(dx_fast, dx_naive, SAME_SUMS_TOL, "dx")
 
 
 def test_cs231n_max_pool_sanity_check_values():
@@ -122,7 +115,8 @@ def test_hand_computed_values(pool_param, max_out, avg_out):
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     for forward in (max_pool_forward_naive, max_pool_forward_fast):
         np.testing.assert_array_equal(forward(x, pool_param)[0][0, 0], max_out)
-    np.testing.assert_array_equal(avg_pool_forward(x, pool_param)[0][0, 0], avg_out)
+    for forward in (avg_pool_forward, avg_pool_forward_fast):
+        np.testing.assert_array_equal(forward(x, pool_param)[0][0, 0], avg_out)
 
 
 MAX_POOLS = ["max_naive", "max_fast"]
@@ -178,12 +172,12 @@ def test_dtype_is_preserved(pool, dtype, case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-@pytest.mark.parametrize("kind", ["max", "avg"])
-def test_matches_torch(case, kind):
+@pytest.mark.parametrize("pool", POOLS)
+def test_matches_torch(case, pool):
     torch = pytest.importorskip("torch")
     x, pool_param, dout = make_case(case, np.random.default_rng(3))
-    forward, backward = POOLS["max_fast" if kind == "max" else "avg"]
-    torch_pool = getattr(torch.nn.functional, f"{kind}_pool2d")
+    forward, backward = POOLS[pool]
+    torch_pool = getattr(torch.nn.functional, f"{pool.split('_')[0]}_pool2d")
     out, cache = forward(x, pool_param)
     dx = backward(dout, cache)
     x_t = torch.from_numpy(x).requires_grad_(True)

@@ -6,3 +6,8 @@ einsum reductions, in-place passes, a cached centred input, im2col, scratch buff
 a plain twin and a test that the two agree (``tests/test_fast_*.py``); the nets and the
 Solver use these by default. See ``docs/organisation.md`` for the map of both paths.
 """
+
+# The fast modules use bnlab.layers' argument checks and caches, and bnlab.layers re-exports the
+# fast convolution and max pooling (cs231n's fast_layers): loading bnlab.layers first, whichever
+# of the two a user imports, resolves that circle.
+import bnlab.layers  # noqa: F401

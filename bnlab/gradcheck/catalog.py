@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab.fast.pooling import avg_pool_backward_fast, avg_pool_forward_fast
 from bnlab.gradcheck.check_layer import DEFAULT_TOL, GradCheckReport, check_layer, check_loss
 from bnlab.layers import (
     affine_backward,
@@ -317,6 +318,9 @@ CATALOG: list[LayerCheck | LossCheck] = [
                note="overlapping 3 x 3 windows, stride 2; no ties in x"),
     LayerCheck("avg_pool", avg_pool_forward, avg_pool_backward, inputs={"x": normal(2, CC, 5, 5)},
                params={"pool_param": _OVERLAPPING_POOL}, note="overlapping 3 x 3 windows, stride 2"),
+    LayerCheck("avg_pool_fast", avg_pool_forward_fast, avg_pool_backward_fast,
+               inputs={"x": normal(2, CC, 5, 5)}, params={"pool_param": _OVERLAPPING_POOL},
+               note="overlapping 3 x 3 windows, stride 2"),
     LayerCheck("dropout_train", dropout_forward, dropout_backward, inputs={"x": normal(N, D)},
                params={"dropout_param": {"mode": "train", "p": 0.7, "seed": 0}},
                note="keep probability 0.7, a fixed seed so every call draws the same mask"),

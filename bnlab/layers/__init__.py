@@ -1,9 +1,13 @@
 """Layers: every one a pair of plain functions, ``*_forward -> (out, cache)`` and ``*_backward``.
 
 cs231n users: ``from cs231n.layers import *``, ``from cs231n.fast_layers import *`` and
-``from cs231n.layer_utils import *`` all become ``from bnlab.layers import *``.
+``from cs231n.layer_utils import *`` all become ``from bnlab.layers import *``: the fast
+convolution and max pooling (cs231n's fast_layers) live in :mod:`bnlab.fast` and are
+re-exported here.
 """
 
+from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
+from bnlab.fast.pooling import max_pool_backward_fast, max_pool_forward_fast
 from bnlab.layers.activations import (
     leaky_relu_backward,
     leaky_relu_forward,
@@ -22,12 +26,7 @@ from bnlab.layers.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
-from bnlab.layers.conv import (
-    conv_backward_fast,
-    conv_backward_naive,
-    conv_forward_fast,
-    conv_forward_naive,
-)
+from bnlab.layers.conv import conv_backward_naive, conv_forward_naive
 from bnlab.layers.dropout import dropout_backward, dropout_forward
 from bnlab.layers.groupnorm import spatial_groupnorm_backward, spatial_groupnorm_forward
 from bnlab.layers.layernorm import layernorm_backward, layernorm_forward
@@ -35,9 +34,7 @@ from bnlab.layers.losses import mse_loss, softmax_loss, svm_loss
 from bnlab.layers.pooling import (
     avg_pool_backward,
     avg_pool_forward,
-    max_pool_backward_fast,
     max_pool_backward_naive,
-    max_pool_forward_fast,
     max_pool_forward_naive,
 )
 from bnlab.layers.sandwich import (

@@ -5,9 +5,12 @@ Each backward is ``dx = dout * f'(x)``, with f' written from what the forward ca
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from bnlab._validation import check_dout, check_float_array
+from bnlab.layers.checks import check_leaky_relu
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,29 +32,33 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     return np.where(x > 0, dout, 0)  # dout is in x's dtype, and a Python 0 does not widen it
 
 
+class LeakyReluCache(NamedTuple):
+    x: np.ndarray
+    negative_slope: float
+
+
 def leaky_relu_forward(
     x: np.ndarray, negative_slope: float = 0.01
-) -> tuple[np.ndarray, tuple[np.ndarray, float]]:
+) -> tuple[np.ndarray, LeakyReluCache]:
     """out = x if x > 0 else negative_slope * x
 
     x: any shape; negative_slope: the slope for x <= 0 (PyTorch's name and default).
     Returns out (shape and dtype of x) and cache = (x, negative_slope).
     """
-    check_float_array("x", x)
-    if not np.isfinite(negative_slope):
-        raise ValueError(f"negative_slope must be a finite number, got {negative_slope!r}")
-    slope = x.dtype.type(negative_slope)
-    return np.where(x > 0, x, slope * x), (x, negative_slope)
+    check_leaky_relu(x, negative_slope)
+    slope = x.dtype.type(negative_slope)  # a float64 slope must not widen a float32 x
+    return np.where(x > 0, x, slope * x), LeakyReluCache(x, negative_slope)
 
 
-def leaky_relu_backward(dout: np.ndarray, cache: tuple[np.ndarray, float]) -> np.ndarray:
+def leaky_relu_backward(dout: np.ndarray, cache: LeakyReluCache) -> np.ndarray:
     """dx = dout if x > 0 else negative_slope * dout
 
     dout: shape of x. Returns dx: shape of x.
     """
-    x, negative_slope = cache
+    x = cache.x
     dout = check_dout(dout, x.shape, x.dtype)
-    return np.where(x > 0, dout, dout.dtype.type(negative_slope) * dout)
+    slope = x.dtype.type(cache.negative_slope)
+    return np.where(x > 0, dout, slope * dout)
 
 
 def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,10 +67,9 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x: any shape. Returns out (shape and dtype of x) and cache = out.
     """
     check_float_array("x", x)
-    # The tanh identity never overflows, unlike exp(-x) for very negative x.
-    out = np.tanh(x * x.dtype.type(0.5))
-    out += 1
-    out *= 0.5
+    # The identity 1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2 never overflows, unlike exp(-x)
+    # for very negative x.
+    out = 0.5 * (1 + np.tanh(0.5 * x))
     return out, out
 
 

@@ -7,6 +7,23 @@ maths below the call reads alone.
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+
+from bnlab._validation import (
+    NAIVE_OR_FAST,
+    check_choice,
+    check_dout,
+    check_float_array,
+    check_labels,
+    check_param,
+    check_param_dict,
+    output_length,
+    unpack_cache,
+)
+
 # --- normalisation layers: batchnorm, spatial batchnorm, layernorm, groupnorm --------------
 
 
@@ -14,6 +31,184 @@ from __future__ import annotations
 
 
 # --- the other layers: affine, activations, dropout, losses, conv, pooling ----------------
+
+
+def check_affine(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """x: (N, d_1, ..., d_k) float, w: (D, M) float with D = d_1 * ... * d_k, b: (M,).
+
+    Returns w and b in x's dtype (no copy when they already are).
+    """
+    check_float_array("x", x)
+    if x.ndim < 1:
+        raise ValueError(f"x must have a batch dimension, got a scalar of shape {x.shape}")
+    D = int(np.prod(x.shape[1:], dtype=np.int64))
+    check_float_array("w", w, ndim=2)
+    if w.shape[0] != D:
+        raise ValueError(
+            f"w must have shape (D, M) with D = {D} (the product of x's shape {x.shape[1:]} "
+            f"after the batch axis), got w of shape {w.shape}"
+        )
+    b = check_param("b", b, (w.shape[1],), x.dtype)
+    return w.astype(x.dtype, copy=False), b
+
+
+def check_leaky_relu(x: Any, negative_slope: Any) -> None:
+    """x: a float array; negative_slope: a finite number."""
+    check_float_array("x", x)
+    if not np.isfinite(negative_slope):
+        raise ValueError(f"negative_slope must be a finite number, got {negative_slope!r}")
+
+
+def check_dropout(x: Any, dropout_param: Any) -> tuple[float, str]:
+    """x: a float array; dropout_param: a dict with 'p' in (0, 1] and 'mode'. Returns p, mode.
+
+    The mode has no default: defaulting to 'train' would silently drop units at test time.
+    """
+    check_float_array("x", x)
+    check_param_dict("dropout_param", dropout_param)
+    if "p" not in dropout_param:
+        raise ValueError("dropout_param['p'] (the keep probability, in (0, 1]) is missing")
+    p = dropout_param["p"]
+    if not (isinstance(p, float | int | np.floating) and 0 < p <= 1):
+        raise ValueError(
+            f"dropout_param['p'] is the keep probability and must be in (0, 1], got {p!r}"
+        )
+    if "mode" not in dropout_param:
+        raise ValueError("dropout_param['mode'] is missing: expected 'train' or 'test'")
+    mode = dropout_param["mode"]
+    check_choice("dropout_param['mode']", mode, ("train", "test"))
+    return p, mode
+
+
+def _check_scores(x: Any) -> tuple[int, int]:
+    """(N, C) of the scores x: (N, C), refused when there is nothing to average the loss over."""
+    check_float_array("x", x, ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"x is an empty batch, shape {x.shape}: the loss is a mean over the batch and "
+            "needs at least one example"
+        )
+    if x.shape[1] == 0:
+        raise ValueError(f"x has no columns (no classes or outputs), shape {x.shape}")
+    return x.shape
+
+
+def check_class_scores(x: Any, y: Any) -> tuple[int, int]:
+    """x: (N, C) float scores, y: (N,) integer labels in [0, C). Returns N, C."""
+    N, C = _check_scores(x)
+    check_labels("y", y, N, C)
+    return N, C
+
+
+def check_targets(x: Any, y: Any) -> np.ndarray:
+    """x: (N, D) float predictions; y: (N, D) numeric targets, or (N,) when D = 1.
+
+    Returns y as (N, D) in x's dtype.
+    """
+    _check_scores(x)
+    if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.number):
+        raise TypeError(f"y must be a numeric numpy ndarray of targets, got {type(y).__name__}")
+    if y.shape == (x.shape[0],) and x.shape[1] == 1:
+        y = y[:, None]  # (N,) -> (N, 1)
+    if y.shape != x.shape:
+        raise ValueError(
+            f"y must have the shape of x, {x.shape} (or ({x.shape[0]},) when x has one column), "
+            f"got {y.shape}"
+        )
+    return y.astype(x.dtype, copy=False)
+
+
+def _int_setting(
+    dict_name: str, params: dict, key: str, *, default: int | None = None, minimum: int = 1
+) -> int:
+    """``params[key]`` as an int >= ``minimum``; ``default`` if absent (None: the key is required)."""
+    name = f"{dict_name}[{key!r}]"
+    if key not in params:
+        if default is None:
+            raise ValueError(f"{dict_name} must contain {key!r}, got keys {sorted(params)}")
+        return default
+    value: Any = params[key]
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {wanted}, got {value}")
+    return int(value)
+
+
+def check_conv(
+    x: Any, w: Any, b: Any, conv_param: Any
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """x: (N, C, H, W) float, w: (F, C, HH, WW) float, b: (F,), conv_param: {stride, pad}.
+
+    The windows must tile the padded input exactly (see ``bnlab._validation.output_length``).
+    Returns w and b in x's dtype, and conv_param with its defaults filled in:
+    {"stride": stride (default 1), "pad": pad (default 0)}, a new dict.
+    """
+    check_float_array("x", x, ndim=4)
+    check_float_array("w", w, ndim=4)
+    _, C, H, W = x.shape
+    F, C_w, HH, WW = w.shape
+    if C_w != C:
+        raise ValueError(
+            f"w must have shape (F, C, HH, WW) with C = {C}, the channels of x of shape "
+            f"{x.shape}; got w of shape {w.shape} (C = {C_w})"
+        )
+    b = check_param("b", b, (F,), x.dtype)
+    check_param_dict("conv_param", conv_param)
+    stride = _int_setting("conv_param", conv_param, "stride", default=1)
+    pad = _int_setting("conv_param", conv_param, "pad", default=0, minimum=0)
+    output_length("height", H, HH, stride, pad, ("H", "HH", "conv_param['stride']"))
+    output_length("width", W, WW, stride, pad, ("W", "WW", "conv_param['stride']"))
+    return w.astype(x.dtype, copy=False), b, {"stride": stride, "pad": pad}
+
+
+def check_conv_dout(dout: Any, cache: Any, backward: str, cache_size: int = 4) -> np.ndarray:
+    """dout: (N, F, H', W') float, for the cache of the forward that goes with ``backward``.
+
+    cache: (x, w, b, conv_param[, ...]) of ``cache_size`` fields, conv_param as check_conv
+    returns it. Returns dout in x's dtype.
+    """
+    forward = backward.replace("backward", "forward")
+    x, w, _, conv_param = unpack_cache(cache, cache_size, backward, forward, NAIVE_OR_FAST)[:4]
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, _, H, W = x.shape
+    F, _, HH, WW = w.shape
+    out_shape = (N, F, 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride)
+    return check_dout(dout, out_shape, x.dtype)
+
+
+POOL_KEYS = ("pool_height", "pool_width", "stride")
+
+
+def check_pool(x: Any, pool_param: Any) -> tuple[int, int, int]:
+    """x: (N, C, H, W) float; pool_param: {pool_height, pool_width, stride}, no defaults.
+
+    The windows must tile x exactly (see ``bnlab._validation.output_length``).
+    Returns pool_height, pool_width, stride.
+    """
+    check_float_array("x", x, ndim=4)
+    check_param_dict("pool_param", pool_param)
+    ph, pw, stride = (_int_setting("pool_param", pool_param, key) for key in POOL_KEYS)
+    names = [f"pool_param[{key!r}]" for key in POOL_KEYS]
+    output_length("height", x.shape[2], ph, stride, None, ("H", names[0], names[2]))
+    output_length("width", x.shape[3], pw, stride, None, ("W", names[1], names[2]))
+    return ph, pw, stride
+
+
+def check_pool_dout(
+    dout: Any, cache: Any, backward: str, cache_size: int = 2, hint: str = NAIVE_OR_FAST
+) -> np.ndarray:
+    """dout: (N, C, H', W') float, for the cache of the forward that goes with ``backward``.
+
+    cache: (x, pool_param[, ...]) of ``cache_size`` fields. Returns dout in x's dtype.
+    """
+    forward = backward.replace("backward", "forward")
+    x, pool_param = unpack_cache(cache, cache_size, backward, forward, hint)[:2]
+    ph, pw, stride = (pool_param[key] for key in POOL_KEYS)
+    N, C, H, W = x.shape
+    out_shape = (N, C, 1 + (H - ph) // stride, 1 + (W - pw) // stride)
+    return check_dout(dout, out_shape, x.dtype)
 
 
 # (end of the other layers' section)

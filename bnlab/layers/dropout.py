@@ -1,14 +1,34 @@
-"""Inverted dropout (Srivastava et al., 2014); as in cs231n, p is the KEEP probability."""
+"""Inverted dropout (Srivastava et al., 2014), and the one place bnlab's dropout conventions live.
+
+In train mode each unit is kept with probability p and scaled by 1/p, so E[out] = x and test
+mode is the identity. Everywhere in bnlab the number you pass is the KEEP probability:
+
+- the layer: ``dropout_param['p']`` = keep probability, in (0, 1] (cs231n's convention since
+  2018; PyTorch's ``nn.Dropout(p)`` takes the DROP probability, 1 - this).
+- ``FullyConnectedNet(dropout_keep_ratio=...)``: the keep probability, 1 (the default) = no
+  dropout; it becomes the shared ``dropout_param['p']``.
+- ``FullyConnectedNet(dropout=...)``: the legacy 2017 keyword, the DROP probability in [0, 1)
+  (0 = no dropout); it means ``dropout_keep_ratio = 1 - dropout``; passing both raises a
+  ValueError unless they agree.
+- ``bnlab train --keep``: the keep probability, passed on as ``dropout_keep_ratio``
+  (1 = no dropout).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from bnlab._validation import check_choice, check_dout, check_float_array, check_param_dict
+from bnlab._validation import check_dout
+from bnlab.layers.checks import check_dropout
 
-DropoutCache = tuple[str, np.ndarray | None, tuple[int, ...], np.dtype]
+
+class DropoutCache(NamedTuple):
+    mode: str  # 'train' or 'test'
+    mask: np.ndarray | None  # keep / p: 0 or 1/p per unit, in x's dtype; None when out = x
+    x_shape: tuple[int, ...]
+    x_dtype: np.dtype
 
 
 def _rng_from(dropout_param: dict) -> np.random.Generator:
@@ -33,31 +53,18 @@ def dropout_forward(x: np.ndarray, dropout_param: dict) -> tuple[np.ndarray, Dro
 
     x: any shape
     dropout_param: dict --
-        'p': the probability of KEEPING each unit (cs231n's convention; PyTorch's p is the
-             drop probability, 1 - this), in (0, 1]
-        'mode': 'train' or 'test'
+        'p': the probability of KEEPING each unit, in (0, 1] (see the module docstring)
+        'mode': 'train' or 'test' (required)
         'seed': optional int (same mask every call) or np.random.Generator; or 'rng'
-    Dividing by p at train time ("inverted" dropout) keeps E[out] = x, so test mode is the identity.
-    Returns out (shape and dtype of x) and cache = (mode, scaled mask or None, x.shape, x.dtype).
+    Returns out (shape and dtype of x) and cache = (mode, mask, x.shape, x.dtype), mask = the
+    scaled mask (0 or 1/p per unit), None in test mode or when p = 1.
     """
-    check_float_array("x", x)
-    check_param_dict("dropout_param", dropout_param)
-    if "p" not in dropout_param:
-        raise ValueError("dropout_param['p'] (the keep probability, in (0, 1]) is missing")
-    p = dropout_param["p"]
-    if not (isinstance(p, float | int | np.floating) and 0 < p <= 1):
-        raise ValueError(
-            f"dropout_param['p'] is the keep probability and must be in (0, 1], got {p!r}"
-        )
-    if "mode" not in dropout_param:  # a default would silently drop units at test time
-        raise ValueError("dropout_param['mode'] is missing: expected 'train' or 'test'")
-    mode = dropout_param["mode"]
-    check_choice("dropout_param['mode']", mode, ("train", "test"))
+    p, mode = check_dropout(x, dropout_param)
     if mode == "test" or p == 1:
-        return x, (mode, None, x.shape, x.dtype)
+        return x, DropoutCache(mode, None, x.shape, x.dtype)
     keep = _rng_from(dropout_param).random(x.shape, dtype=x.dtype) < p
     mask = keep * x.dtype.type(1 / p)  # (shape of x), 0 or 1/p
-    return x * mask, (mode, mask, x.shape, x.dtype)
+    return x * mask, DropoutCache(mode, mask, x.shape, x.dtype)
 
 
 def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> np.ndarray:
@@ -65,6 +72,5 @@ def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> np.ndarray:
 
     dout: shape of x. Returns dx: shape of x.
     """
-    _, mask, shape, dtype = cache
-    dout = check_dout(dout, shape, dtype)
-    return dout if mask is None else dout * mask
+    dout = check_dout(dout, cache.x_shape, cache.x_dtype)
+    return dout if cache.mask is None else dout * cache.mask

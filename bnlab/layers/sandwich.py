@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import unpack_cache
+from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
+from bnlab.fast.pooling import max_pool_backward_fast, max_pool_forward_fast
 from bnlab.layers.activations import relu_backward, relu_forward
 from bnlab.layers.affine import affine_backward, affine_forward
 from bnlab.layers.batchnorm import (
@@ -28,9 +30,7 @@ from bnlab.layers.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
-from bnlab.layers.conv import conv_backward_fast, conv_forward_fast
 from bnlab.layers.layernorm import layernorm_backward, layernorm_forward
-from bnlab.layers.pooling import max_pool_backward_fast, max_pool_forward_fast
 
 Grads = tuple[np.ndarray, ...]
 

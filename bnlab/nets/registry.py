@@ -2,14 +2,22 @@
 
 Each registry maps a setting (a net's ``activation=``, ``normalization=``, ``pooling=``,
 ``loss=`` argument) to its ``(forward, backward)`` pair, or for LOSSES to the loss function.
-The nets use the fast convolution and pooling (im2col, reshape): same results as the naive
-loops, many times faster.
+The nets use the fast path (:mod:`bnlab.fast`) where there is one: the same results as the
+plain lesson functions (tested), many times faster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from bnlab._validation import output_length
+from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
+from bnlab.fast.pooling import (
+    avg_pool_backward_fast,
+    avg_pool_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
 from bnlab.layers import (
     affine_backward,
     affine_forward,
@@ -32,14 +40,6 @@ from bnlab.layers import (
     svm_loss,
     tanh_backward,
     tanh_forward,
-)
-from bnlab.layers.conv import conv_backward_fast, conv_forward_fast
-from bnlab.layers.im2col import output_length
-from bnlab.layers.pooling import (
-    avg_pool_backward,
-    avg_pool_forward,
-    max_pool_backward_fast,
-    max_pool_forward_fast,
 )
 
 Pair = tuple[Callable, Callable]
@@ -64,7 +64,7 @@ SPATIAL_NORMALIZATIONS: dict[str, Pair] = {
 }
 POOLS: dict[str, Pair] = {
     "max": (max_pool_forward_fast, max_pool_backward_fast),
-    "avg": (avg_pool_forward, avg_pool_backward),
+    "avg": (avg_pool_forward_fast, avg_pool_backward_fast),
 }
 LOSSES: dict[str, Callable] = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
 

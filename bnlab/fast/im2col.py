@@ -1,12 +1,8 @@
-"""Sliding windows over images (N, C, H, W): window geometry, im2col and its adjoint col2im.
+"""Sliding windows over images (N, C, H, W) for the fast path: im2col and its adjoint col2im.
 
 A convolution or pooling layer looks at HH x WW windows of x, one per output pixel, moving by
-``stride`` over x zero-padded by ``pad`` on every side. The output is H' x W' with
-
-    H' = 1 + (H + 2*pad - HH) / stride,   W' = 1 + (W + 2*pad - WW) / stride
-
-bnlab requires the division to be exact (cs231n's rule): PyTorch would silently floor it and
-drop the last rows or columns of x, which hides a wrong architecture.
+``stride`` over x zero-padded by ``pad`` on every side; the output is H' x W' with
+H' = 1 + (H + 2*pad - HH) / stride (checked by ``bnlab._validation.output_length``).
 
 im2col copies every window into a column, so that a convolution becomes one matrix product;
 col2im is its adjoint, the backward of that copy: each window's gradient is added back where
@@ -17,60 +13,8 @@ of every window at once is the strided slice ``x[:, :, i::stride, j::stride]`` (
 
 from __future__ import annotations
 
-from numbers import Integral
-from typing import Any
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-
-def int_param(
-    dict_name: str, params: dict, key: str, *, default: int | None = None, minimum: int = 1
-) -> int:
-    """``params[key]`` as an int >= ``minimum``; ``default`` if absent (None: the key is required)."""
-    name = f"{dict_name}[{key!r}]"
-    if key not in params:
-        if default is None:
-            raise ValueError(f"{dict_name} must contain {key!r}, got keys {sorted(params)}")
-        return default
-    value: Any = params[key]
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {wanted}, got {value}")
-    return int(value)
-
-
-def output_length(
-    axis: str, size: int, window: int, stride: int, pad: int | None, names: tuple[str, str, str]
-) -> int:
-    """H' = 1 + (H + 2*pad - HH) / stride for one axis, or a ValueError that names the numbers.
-
-    axis: "height" or "width"; size: H; window: HH; pad: None for a layer without padding;
-    names: how the message calls (H, HH, stride), e.g. ("H", "HH", "conv_param['stride']").
-    """
-    size_name, window_name, stride_name = names
-    if pad is None:
-        span, span_name, span_sum, knobs = size, size_name, f"{size}", "stride or input size"
-    else:
-        span, span_name = size + 2 * pad, f"{size_name} + 2*pad"
-        span_sum, knobs = f"{size} + 2*{pad}", "stride, pad or input size"
-    if window > span:
-        where = f"{span_name} = {span}" if pad is None else f"{span_name} = {span_sum} = {span}"
-        raise ValueError(
-            f"the window does not fit: {window_name} = {window} is larger than the input's "
-            f"{'padded ' if pad else ''}{axis}, {where}"
-        )
-    left_over = (span - window) % stride
-    if left_over:
-        lines = "rows" if axis == "height" else "columns"
-        raise ValueError(
-            f"{stride_name} = {stride} does not divide {span_name} - {window_name} = "
-            f"{span_sum} - {window} = {span - window}: the windows would not tile the {axis} "
-            f"exactly (the last {left_over} {lines} would be ignored); change the {knobs}"
-        )
-    return 1 + (span - window) // stride
 
 
 def pad_spatial(x: np.ndarray, pad: int) -> np.ndarray:
