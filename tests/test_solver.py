@@ -10,7 +10,8 @@ from toy_models import DivergingModel, LinearModel, RecordingModel, blobs
 
 import bnlab.solver.checkpoint as checkpoint_module
 import bnlab.solver.progress as progress_module
-from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, write_checkpoint
+from bnlab.fast import optim as fast_optim
+from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
 from bnlab.solver.checkpoint import CS231N_KEYS, RESUME_KEYS
 from bnlab.solver.optim import UPDATE_RULES, sgd
 from bnlab.solver.progress import TextBar
@@ -106,6 +107,17 @@ def test_callable_update_rule():
     assert len(calls) == 2 * solver.iterations_per_epoch * 2  # 2 epochs, 2 params
     assert solver.update_rule is halved_sgd
     assert solver.val_acc_history[-1] > solver.val_acc_history[0]
+
+
+def test_a_rule_name_runs_the_fast_rule_and_a_callable_runs_as_given():
+    by_name = make_solver(update_rule="adam", optim_config={"learning_rate": 0.05})
+    plain = make_solver(update_rule=optim.adam, optim_config={"learning_rate": 0.05})
+    assert by_name.update_rule is fast_optim.adam
+    assert plain.update_rule is optim.adam
+    by_name.train()
+    plain.train()
+    # the same maths in a different order of operations: equal to round-off, not bit for bit
+    np.testing.assert_allclose(plain.loss_history, by_name.loss_history, rtol=1e-12)
 
 
 def test_randomness_is_local():

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab.fast.optim import UPDATE_RULES as FAST_RULES
 from bnlab.solver.arguments import (
     DATA_KEYS,
     check_checkpoint_name,
@@ -20,14 +21,16 @@ from bnlab.solver.arguments import (
     check_count,
     check_data,
     check_examples,
+    check_hyperparameters,
     check_same_data,
     describe_data,
     make_rng,
     refuse_unknown,
     resolve_update_rule,
+    same_update_rule,
 )
 from bnlab.solver.checkpoint import checkpoint_path, load_checkpoint, write_checkpoint
-from bnlab.solver.optim import UPDATE_RULES, UpdateRule, check_hyperparameters
+from bnlab.solver.optim import UpdateRule
 from bnlab.solver.progress import check_progress, progress_bar
 
 NOT_KEYWORDS = ("self", "model", "data", "unknown")
@@ -77,7 +80,8 @@ class Solver:
 
     Keywords (cs231n's, with its defaults):
     - update_rule: a name from :mod:`bnlab.solver.optim` ('sgd', 'sgd_momentum', 'rmsprop',
-      'adam') or a callable with the same contract ``rule(w, dw, config) -> (next_w, config)``
+      'adam'), which runs that rule's in-place twin from :mod:`bnlab.fast.optim`, or a callable
+      with the same contract ``rule(w, dw, config) -> (next_w, config)``, used as is
     - optim_config: hyperparameters for the rule; each parameter gets its own deep copy
     - lr_decay: learning_rate is multiplied by this at the end of every epoch
     - batch_size, num_epochs: num_epochs counts from the start of training, also on resume
@@ -379,9 +383,11 @@ class Solver:
         rates = [c["learning_rate"] for c in self.optim_configs.values() if "learning_rate" in c]
         return {
             "model": self.model,
+            # a name when the rule came from one (resume maps it back to the fast rule); else
+            # the callable itself, pickled by reference as cs231n's checkpoint does
             "update_rule": (
                 self.update_rule_name
-                if UPDATE_RULES.get(self.update_rule_name) is self.update_rule
+                if FAST_RULES.get(self.update_rule_name) is self.update_rule
                 else self.update_rule
             ),
             "lr_decay": self.lr_decay,
@@ -430,7 +436,7 @@ class Solver:
         settings = {key: checkpoint[key] for key in SETTINGS if key in checkpoint}
         saved_rule = settings["update_rule"]
         rule = overrides.get("update_rule", saved_rule)
-        if rule != saved_rule and UPDATE_RULES.get(saved_rule) is not rule:
+        if rule != saved_rule and not same_update_rule(saved_rule, rule):
             raise ValueError(
                 f"update_rule cannot change on resume: the checkpoint holds "
                 f"{saved_rule!r} state, got update_rule={rule!r}"
