@@ -12,7 +12,13 @@ import bnlab.solver.checkpoint as checkpoint_module
 import bnlab.solver.progress as progress_module
 from bnlab.fast import optim as fast_optim
 from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
-from bnlab.solver.checkpoint import CS231N_KEYS, RESUME_KEYS
+from bnlab.solver.checkpoint import (
+    CHECKPOINT_KEYS,
+    CS231N_KEYS,
+    REQUIRED_KEYS,
+    RESUME_KEYS,
+    make_checkpoint,
+)
 from bnlab.solver.optim import UPDATE_RULES, sgd
 from bnlab.solver.progress import TextBar
 
@@ -217,6 +223,22 @@ def test_check_accuracy_value_and_subsample():
     assert subset * 10 == round(subset * 10)  # a fraction of 10 distinct examples
 
 
+def test_metric_names_and_cs231ns_aliases():
+    solver = make_solver()
+    assert solver.best_val_acc == 0.0  # cs231n's value before training
+    solver.train()
+    assert solver.train_acc_history is solver.train_metric_history
+    assert solver.val_acc_history is solver.val_metric_history
+    assert len(solver.val_metric_history) == 3 and solver.best_val_acc == solver.best_val_metric
+    assert Solver.check_accuracy is Solver.check_metric
+    data = blobs()
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.check_metric(
+        data["X_val"], data["y_val"]
+    )
+    solver.train_acc_history, solver.val_acc_history = [0.5], [0.25]  # cs231n code may assign
+    assert (solver.train_metric_history, solver.val_metric_history) == ([0.5], [0.25])
+
+
 # -- progress and messages ------------------------------------------------------------------------
 
 
@@ -277,6 +299,59 @@ def test_checkpoint_files_and_keys(tmp_path):
     assert saved["optim_configs"]["W"]["t"] == solver.iterations_per_epoch
     assert saved["rng_state"]["bit_generator"] == "PCG64"
     assert isinstance(saved["model"], LinearModel)
+
+
+def test_the_schema_keeps_cs231ns_keys_and_the_solver_writes_exactly_it(tmp_path):
+    # cs231n's Solver._save_checkpoint writes these: a cs231n reader finds them all
+    assert CS231N_KEYS == (
+        "model", "update_rule", "lr_decay", "optim_config", "batch_size", "num_train_samples",
+        "num_val_samples", "epoch", "loss_history", "train_acc_history", "val_acc_history",
+    )  # fmt: skip
+    # checkpoints written before the schema was one table hold these; resume must accept them
+    assert set(REQUIRED_KEYS) <= {
+        *CS231N_KEYS, "num_epochs", "optim_configs", "best_params", "best_statistics",
+        "best_val_metric", "best_epoch", "metric_name", "rng_state", "learning_rate",
+        "checkpoint_name", "print_every", "verbose", "progress", "data_shapes",
+    }  # fmt: skip
+    assert set(CS231N_KEYS + RESUME_KEYS) == set(REQUIRED_KEYS)
+    solver = make_solver(checkpoint_name=tmp_path / "run", num_epochs=1)
+    solver.train()
+    saved = load_checkpoint(tmp_path / "run_epoch_1.pkl")
+    assert tuple(saved) == CHECKPOINT_KEYS
+    assert saved["train_acc_history"] == solver.train_metric_history
+    assert saved["val_acc_history"] == solver.val_metric_history
+    with pytest.raises(KeyError, match=r"missing \['epoch'\], unknown \['epochs'\]"):
+        make_checkpoint(**{**{k: None for k in CHECKPOINT_KEYS if k != "epoch"}, "epochs": 1})
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory):
+    """A checkpoint as the Solver writes it, after 1 of 2 epochs, and the run it came from."""
+    folder = tmp_path_factory.mktemp("saved")
+    make_solver(checkpoint_name=folder / "run", update_rule="adam", num_epochs=1).train()
+    straight = make_solver(update_rule="adam", num_epochs=2)
+    straight.train()
+    with open(folder / "run_epoch_1.pkl", "rb") as f:
+        return pickle.load(f), straight
+
+
+@pytest.mark.parametrize("key", [key for key in CHECKPOINT_KEYS if key != "learning_rate"])
+def test_resume_refuses_a_checkpoint_without_a_required_key(tmp_path, saved_checkpoint, key):
+    checkpoint, _ = saved_checkpoint
+    path = tmp_path / f"without_{key}.pkl"
+    write_checkpoint(path, {name: value for name, value in checkpoint.items() if name != key})
+    with pytest.raises(ValueError, match=f"checkpoint '{path}' cannot be resumed from") as caught:
+        Solver.resume(path, blobs())
+    assert f"it lacks {key} " in str(caught.value)
+
+
+def test_the_learning_rate_key_is_for_the_reader_only(tmp_path, saved_checkpoint):
+    checkpoint, straight = saved_checkpoint
+    path = tmp_path / "without_learning_rate.pkl"
+    write_checkpoint(path, {k: v for k, v in checkpoint.items() if k != "learning_rate"})
+    resumed = Solver.resume(path, blobs(), num_epochs=2)
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
 
 
 def test_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
