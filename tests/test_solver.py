@@ -11,6 +11,7 @@ from toy_models import DivergingModel, LinearModel, RecordingModel, blobs
 import bnlab.solver.checkpoint as checkpoint_module
 import bnlab.solver.progress as progress_module
 from bnlab.fast import optim as fast_optim
+from bnlab.fast.ufunc_buffer import SMALL_BUFFER
 from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
 from bnlab.solver.checkpoint import (
     CHECKPOINT_KEYS,
@@ -441,6 +442,54 @@ def test_resume_overrides_and_refusals(tmp_path):
         load_checkpoint(tmp_path / "cs231n.pkl")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Solver.resume(tmp_path / "missing.pkl", blobs())
+
+
+# -- NumPy's ufunc buffer ---------------------------------------------------------------------------
+
+
+class BufferRecordingModel(LinearModel):
+    """Remembers NumPy's ufunc buffer size at every call of loss."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.buffer_sizes: set[int] = set()
+
+    def loss(self, X, y=None):
+        self.buffer_sizes.add(np.getbufsize())
+        return super().loss(X, y)
+
+
+@pytest.fixture
+def user_buffer():
+    """A ufunc buffer size of the user's own (not NumPy's default), put back afterwards."""
+    default = np.getbufsize()
+    np.setbufsize(4 * 8192)
+    yield 4 * 8192
+    np.setbufsize(default)
+
+
+def test_train_runs_with_a_small_ufunc_buffer_and_gives_the_users_back(user_buffer):
+    model = BufferRecordingModel()
+    make_solver(model=model).train()
+    assert model.buffer_sizes == {SMALL_BUFFER}  # every forward, train and test mode
+    assert np.getbufsize() == user_buffer
+
+
+@pytest.mark.parametrize("error", [TrainingDiverged, KeyboardInterrupt])
+def test_the_users_ufunc_buffer_is_back_when_train_raises(user_buffer, error):
+    if error is TrainingDiverged:
+        solver = make_solver(model=DivergingModel(nan_at=3))
+        on_epoch_end = None
+    else:
+        solver = make_solver()
+
+        def on_epoch_end(solver):
+            if solver.epoch == 1:
+                raise KeyboardInterrupt  # Ctrl-C in a notebook
+
+    with pytest.raises(error):
+        solver.train(on_epoch_end=on_epoch_end)
+    assert np.getbufsize() == user_buffer
 
 
 # -- the NaN guard --------------------------------------------------------------------------------

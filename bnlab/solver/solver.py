@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bnlab.fast.optim import UPDATE_RULES as FAST_RULES
+from bnlab.fast.ufunc_buffer import small_ufunc_buffer
 from bnlab.solver.arguments import (
     DATA_KEYS,
     check_checkpoint_name,
@@ -93,6 +94,10 @@ class Solver:
       subsamples come from it alone, never from NumPy's global state
     - progress: a bar per epoch when verbose: True (tqdm if installed, else a built-in bar on
       stderr), 'tqdm', 'builtin' or False
+
+    Speed: :meth:`train` runs with NumPy's ufunc buffer made small
+    (:func:`bnlab.fast.ufunc_buffer.small_ufunc_buffer`) and puts the caller's size back when
+    it returns or raises.
 
     Sampling: each epoch visits a fresh permutation of the training set, batch_size examples
     at a time, for ``max(N // batch_size, 1)`` iterations, so no example repeats within an
@@ -330,17 +335,22 @@ class Solver:
         included, once histories and checkpoint are up to date: a place to record activations
         or anything else per epoch. Calling train() again after raising num_epochs continues.
         Raises TrainingDiverged if the loss becomes NaN or infinite.
+
+        The loop runs under :func:`~bnlab.fast.ufunc_buffer.small_ufunc_buffer`, which speeds
+        up the normalisation layers; NumPy's setting is the caller's again once train() returns
+        or raises (KeyboardInterrupt included).
         """
         if on_epoch_end is not None and not callable(on_epoch_end):
             raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
-        if not self.val_metric_history:  # nothing measured yet: record the untrained model
-            self._end_epoch(time.perf_counter(), on_epoch_end)
-        while self.epoch < self.num_epochs:
-            start = time.perf_counter()
-            self._train_epoch()
-            self._end_epoch(start, on_epoch_end)
-        if self.best_params is not None:
-            self._restore_best()
+        with small_ufunc_buffer():
+            if not self.val_metric_history:  # nothing measured yet: record the untrained model
+                self._end_epoch(time.perf_counter(), on_epoch_end)
+            while self.epoch < self.num_epochs:
+                start = time.perf_counter()
+                self._train_epoch()
+                self._end_epoch(start, on_epoch_end)
+            if self.best_params is not None:
+                self._restore_best()
 
     def _train_epoch(self) -> None:
         epoch = self.epoch + 1
