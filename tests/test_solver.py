@@ -637,33 +637,57 @@ def assert_same_params(actual, expected):
 
 
 def test_best_epoch_running_statistics_are_restored_with_its_params():
-    """The best params come back with the running statistics they were measured with."""
+    """The best params come back with the running statistics they were measured with.
+
+    The best epoch is made an early one by construction: the validation labels are what the
+    net itself predicts after epoch 1, so epoch 1 scores a perfect 1.0 and no later epoch can
+    beat it (a tie is not better). Training never reads y_val, so the second run, on those
+    labels, trains exactly as the first.
+    """
     from bnlab.data import make_synthetic_images
     from bnlab.nets import FullyConnectedNet
 
     data = make_synthetic_images(200, 50, 10, image_shape=(1, 4, 4), seed=0)
-    model = FullyConnectedNet(
-        [8], input_dim=16, num_classes=10, normalization="batchnorm", weight_scale="he", seed=0
-    )
+
+    def run(data, on_epoch_end):
+        model = FullyConnectedNet(
+            [8], input_dim=16, num_classes=10, normalization="batchnorm", weight_scale="he", seed=0
+        )
+        solver = Solver(
+            model, data, update_rule="sgd", optim_config={"learning_rate": 0.5}, num_epochs=4,
+            batch_size=20, seed=0, verbose=False,
+        )  # fmt: skip
+        solver.train(on_epoch_end=on_epoch_end)
+        return solver
+
+    predicted = {}
+
+    def predict_after_epoch_1(solver):
+        if solver.epoch == 1:
+            predicted["y_val"] = np.argmax(solver.model.loss(data["X_val"]), axis=1)
+
+    run(data, predict_after_epoch_1)
+    data = {**data, "y_val": predicted["y_val"]}
     snapshots = {}
 
     def record(solver):
         snapshots[solver.epoch] = {
             "params": {k: v.copy() for k, v in solver.model.params.items()},
+            "running_mean": solver.model.bn_params[0]["running_mean"].copy(),
             "running_var": solver.model.bn_params[0]["running_var"].copy(),
         }
 
-    solver = Solver(
-        model, data, update_rule="sgd", optim_config={"learning_rate": 0.5}, num_epochs=4,
-        batch_size=20, seed=0, verbose=False,
-    )  # fmt: skip
-    solver.train(on_epoch_end=record)
-    best = snapshots[solver.best_epoch]
+    solver = run(data, record)
+    assert solver.val_metric_history[1] == 1.0 and solver.val_metric_history[0] < 1.0
+    assert solver.best_epoch == 1 < solver.epoch == 4
+    model, best, last = solver.model, snapshots[1], snapshots[4]
     for name, value in best["params"].items():
-        assert np.array_equal(model.params[name], value), name
-    assert np.array_equal(model.bn_params[0]["running_var"], best["running_var"])
+        np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+    for key in ("running_mean", "running_var"):
+        assert not np.array_equal(best[key], last[key]), "the test must tell epoch 1 from 4"
+        np.testing.assert_array_equal(model.bn_params[0][key], best[key], err_msg=key)
     # and the restored model reproduces the best validation accuracy exactly
-    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_metric
+    assert solver.check_metric(data["X_val"], data["y_val"]) == solver.best_val_metric == 1.0
 
 
 @pytest.mark.parametrize("bad", ["column", "float"])
