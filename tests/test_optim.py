@@ -225,15 +225,16 @@ def test_sgd_known_value():
 
 @pytest.mark.parametrize(("kind", "name"), EVERY_RULE)
 def test_defaults_are_cs231ns_and_state_starts_at_zero(kind, name):
-    w = np.ones((2, 3))
+    w = np.ones((2, 3), np.float32)  # state made from nothing keeps w's dtype
     next_w, config = BOTH[kind][name](w, np.zeros_like(w))
+    assert next_w.dtype == np.float32
     assert set(config) == set(DEFAULTS[name]) | set(STATE_KEYS[name])
     for key, value in DEFAULTS[name].items():
         expected = value + 1 if key == "t" else value  # t counts the step just taken
         assert config[key] == expected, f"{name}: default {key} = {config[key]}, cs231n {expected}"
     for key in STATE_KEYS[name]:
         np.testing.assert_array_equal(config[key], 0.0)
-        assert config[key].shape == w.shape
+        assert config[key].shape == w.shape and config[key].dtype == np.float32, key
     np.testing.assert_array_equal(next_w, 1.0)  # zero gradient, zero state: no move
 
 

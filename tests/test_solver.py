@@ -10,6 +10,7 @@ from toy_models import DivergingModel, LinearModel, RecordingModel, blobs
 
 import bnlab.solver.checkpoint as checkpoint_module
 import bnlab.solver.progress as progress_module
+import bnlab.solver.solver as solver_module
 from bnlab.fast import optim as fast_optim
 from bnlab.fast.ufunc_buffer import SMALL_BUFFER
 from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
@@ -73,6 +74,24 @@ def test_train_restores_the_best_params_and_keeps_them_apart():
     assert solver.best_val_acc == solver.best_val_metric == max(solver.val_acc_history)
     assert_same_params(solver.model.params, snapshots[best])
     assert all(solver.best_params[k] is not solver.model.params[k] for k in solver.best_params)
+
+
+def test_keyword_defaults_are_cs231ns():
+    solver = Solver(LinearModel(), blobs())
+    assert solver.update_rule is fast_optim.sgd and solver.optim_config == {}
+    assert (solver.lr_decay, solver.batch_size, solver.num_epochs) == (1.0, 100, 10)
+    assert (solver.num_train_samples, solver.num_val_samples) == (1000, None)
+    assert (solver.print_every, solver.verbose, solver.checkpoint_name) == (10, True, None)
+    assert solver.progress is True
+
+
+def test_smallest_settings_are_accepted():
+    solver = make_solver(
+        batch_size=1, num_epochs=0, num_train_samples=1, num_val_samples=1, print_every=1,
+        update_rule="sgd_momentum", optim_config={"momentum": 0.0, "learning_rate": 1e-300},
+    )  # fmt: skip
+    solver.train()
+    assert solver.epoch == 0 and len(solver.val_metric_history) == 1  # the untrained model only
 
 
 def test_each_parameter_gets_its_own_config():
@@ -240,6 +259,35 @@ def test_metric_names_and_cs231ns_aliases():
     assert (solver.train_metric_history, solver.val_metric_history) == ([0.5], [0.25])
 
 
+class EvaluationRecordingModel(LinearModel):
+    """Remembers the example ids (column 0 of X) of every test-mode call."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.evaluated: list[np.ndarray] = []
+
+    def loss(self, X, y=None):
+        if y is None:
+            self.evaluated.append(X[:, 0].astype(int))
+        return super().loss(X, y)
+
+
+def test_metrics_use_num_train_samples_and_num_val_samples_distinct_examples():
+    data = id_data(60, num_val=30)
+    data["X_val"][:, 0] = 100 + np.arange(30)  # validation ids follow the training ids
+    model = EvaluationRecordingModel()
+    solver = make_solver(
+        model=model, data=data, num_epochs=1, num_train_samples=15, num_val_samples=7
+    )
+    solver.train()
+    # per epoch: one call on 15 training examples, then one on 7 validation examples
+    assert [len(ids) for ids in model.evaluated] == [15, 7, 15, 7]
+    for ids in model.evaluated:
+        assert len(np.unique(ids)) == len(ids), "drawn without replacement"
+    assert all(ids.max() < 60 for ids in model.evaluated[::2])
+    assert all(ids.min() >= 100 for ids in model.evaluated[1::2])
+
+
 # -- progress and messages ------------------------------------------------------------------------
 
 
@@ -251,7 +299,20 @@ def test_verbose_prints_iterations_and_epoch_summaries(capsys):
     assert "(Iteration 2 / 12)" not in out
     assert "(Epoch 0 / 2) train acc: " in out
     assert "(Epoch 2 / 2) train acc: " in out and "; loss: " in out and " s" in out
-    assert "epoch 1/2" in err and "ex/s" in err
+    assert "epoch 1/2" in err and "ex/s" in err and "60/60 ex" in err
+    assert f"(Iteration 1 / 12) loss: {solver.loss_history[0]:f}\n" in out
+    assert f"(Iteration 6 / 12) loss: {solver.loss_history[5]:f}\n" in out
+    epoch_0 = next(line for line in out.splitlines() if line.startswith("(Epoch 0 / 2)"))
+    assert epoch_0.endswith(f"val_acc: {solver.val_metric_history[0]:f}")  # no loss yet
+    epoch_2_loss = np.mean(solver.loss_history[-solver.iterations_per_epoch :])
+    assert f"; loss: {epoch_2_loss:.4f}; " in out
+
+
+def test_verbose_regression_prints_mse(capsys):
+    model = LinearModel(num_outputs=1, loss_type="mse")
+    make_solver(model=model, data=regression_data(), verbose=True, progress=False).train()
+    out = capsys.readouterr().out
+    assert "(Epoch 1 / 2) train mse: " in out and "; val_mse: " in out and "acc" not in out
 
 
 def test_builtin_bar_shows_loss_and_rate_then_clears():
@@ -299,6 +360,7 @@ def test_checkpoint_files_and_keys(tmp_path):
     assert len(saved["loss_history"]) == solver.iterations_per_epoch
     assert saved["optim_configs"]["W"]["t"] == solver.iterations_per_epoch
     assert saved["rng_state"]["bit_generator"] == "PCG64"
+    assert saved["learning_rate"] == saved["optim_configs"]["W"]["learning_rate"] == 1e-3
     assert isinstance(saved["model"], LinearModel)
 
 
@@ -321,6 +383,8 @@ def test_the_schema_keeps_cs231ns_keys_and_the_solver_writes_exactly_it(tmp_path
     assert tuple(saved) == CHECKPOINT_KEYS
     assert saved["train_acc_history"] == solver.train_metric_history
     assert saved["val_acc_history"] == solver.val_metric_history
+    with pytest.raises(KeyError, match=r"missing \['epoch'\], unknown \[\]"):
+        make_checkpoint(**{k: None for k in CHECKPOINT_KEYS if k != "epoch"})
     with pytest.raises(KeyError, match=r"missing \['epoch'\], unknown \['epochs'\]"):
         make_checkpoint(**{**{k: None for k in CHECKPOINT_KEYS if k != "epoch"}, "epochs": 1})
 
@@ -393,6 +457,7 @@ def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, rule):
     assert resumed.train_acc_history == straight.train_acc_history
     assert resumed.val_acc_history == straight.val_acc_history
     assert resumed.best_val_metric == straight.best_val_metric
+    assert resumed.best_epoch == straight.best_epoch
     assert_same_params(resumed.model.params, straight.model.params)
     np.testing.assert_array_equal(
         resumed.model.bn_params[0]["running_mean"], straight.model.bn_params[0]["running_mean"]
@@ -428,6 +493,10 @@ def test_resume_overrides_and_refusals(tmp_path):
     resumed = Solver.resume(path, blobs(), num_epochs=3, optim_config={"learning_rate": 1e-4})
     assert all(c["learning_rate"] == 1e-4 for c in resumed.optim_configs.values())
     assert resumed.optim_configs["W"]["t"] == 12  # the state carried over
+    assert resumed.optim_config == {"learning_rate": 1e-4}
+    assert resumed.best_epoch is not None and resumed.best_statistics is not None
+    for same_rule in ("adam", fast_optim.adam, optim.adam):  # the saved state fits all three
+        assert Solver.resume(path, blobs(), update_rule=same_rule).epoch == 2
     with pytest.raises(TypeError, match="seed cannot be given"):
         Solver.resume(path, blobs(), seed=1)
     with pytest.raises(ValueError, match="update_rule cannot change on resume"):
@@ -442,6 +511,14 @@ def test_resume_overrides_and_refusals(tmp_path):
         load_checkpoint(tmp_path / "cs231n.pkl")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Solver.resume(tmp_path / "missing.pkl", blobs())
+    write_checkpoint(tmp_path / "list.pkl", [1, 2])
+    with pytest.raises(ValueError, match=r"checkpoint '.*list\.pkl' must hold a dict, got list"):
+        load_checkpoint(tmp_path / "list.pkl")
+    with open(path, "rb") as f:
+        tampered = {**pickle.load(f), "metric_name": "mse"}
+    write_checkpoint(tmp_path / "tampered.pkl", tampered)
+    with pytest.raises(ValueError, match="the checkpoint tracked mse, the model gives accuracy"):
+        Solver.resume(tmp_path / "tampered.pkl", blobs())
 
 
 # -- NumPy's ufunc buffer ---------------------------------------------------------------------------
@@ -514,6 +591,22 @@ def test_nan_loss_stops_with_epoch_iteration_and_best_params(tmp_path):
     assert str(tmp_path / "run_diverged.pkl") in str(error)
 
 
+def test_a_checkpoint_that_cannot_be_saved_does_not_hide_the_divergence(tmp_path, monkeypatch):
+    solver = make_solver(model=DivergingModel(nan_at=8), checkpoint_name=tmp_path / "run")
+
+    def disk_full(path, checkpoint):
+        if str(path).endswith("_diverged.pkl"):
+            raise OSError("disk full")
+        return write_checkpoint(path, checkpoint)
+
+    monkeypatch.setattr(solver_module, "write_checkpoint", disk_full)
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    message = str(caught.value)
+    assert "the model holds the best params so far (epoch " in message
+    assert "(could not save a checkpoint: disk full). Try a smaller learning rate." in message
+
+
 def test_infinite_loss_is_caught_too():
     class Exploding(LinearModel):
         def loss(self, X, y=None):
@@ -533,6 +626,9 @@ def test_unknown_keyword_is_refused_with_a_suggestion():
         match=r"unknown keyword argument\(s\) 'num_epoch' \(did you mean 'num_epochs'\?\)",
     ):
         make_solver(num_epoch=3)
+    with pytest.raises(TypeError) as caught:
+        make_solver(colour="red")
+    assert "'colour'; valid keywords: update_rule, optim_config, lr_decay," in str(caught.value)
 
 
 def test_missing_and_mismatched_data():
@@ -553,6 +649,8 @@ def test_missing_and_mismatched_data():
         make_solver(data={**data, "y_val": list(data["y_val"])})
     with pytest.raises(TypeError, match="data must be a dict"):
         make_solver(data=[data["X_train"]])
+    with pytest.raises(ValueError, match=r"data\['X_val'\] must hold at least one example"):
+        make_solver(data={**data, "X_val": data["X_val"][:0], "y_val": data["y_val"][:0]})
 
 
 @pytest.mark.parametrize(
