@@ -95,10 +95,6 @@ class Solver:
     - progress: a bar per epoch when verbose: True (tqdm if installed, else a built-in bar on
       stderr), 'tqdm', 'builtin' or False
 
-    Speed: :meth:`train` runs with NumPy's ufunc buffer made small
-    (:func:`bnlab.fast.ufunc_buffer.small_ufunc_buffer`) and puts the caller's size back when
-    it returns or raises.
-
     Sampling: each epoch visits a fresh permutation of the training set, batch_size examples
     at a time, for ``max(N // batch_size, 1)`` iterations, so no example repeats within an
     epoch (cs231n samples with replacement). Metrics are recorded once before training (epoch
