@@ -83,6 +83,7 @@ def test_keyword_defaults_are_cs231ns():
     assert (solver.num_train_samples, solver.num_val_samples) == (1000, None)
     assert (solver.print_every, solver.verbose, solver.checkpoint_name) == (10, True, None)
     assert solver.progress is True
+    assert Solver(LinearModel(), blobs(), num_train_samples=None).num_train_samples is None
 
 
 def test_smallest_settings_are_accepted():
@@ -140,6 +141,8 @@ def test_a_rule_name_runs_the_fast_rule_and_a_callable_runs_as_given():
     plain = make_solver(update_rule=optim.adam, optim_config={"learning_rate": 0.05})
     assert by_name.update_rule is fast_optim.adam
     assert plain.update_rule is optim.adam
+    assert plain._checkpoint()["update_rule"] is optim.adam  # resume runs the rule it ran
+    assert by_name._checkpoint()["update_rule"] == "adam"
     by_name.train()
     plain.train()
     # the same maths in a different order of operations: equal to round-off, not bit for bit
