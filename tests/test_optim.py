@@ -1,9 +1,20 @@
-"""Update rules: cs231n's published values, an independent reference, defaults, dtypes, errors."""
+"""Update rules: cs231n's published values, an independent reference, defaults, dtypes, errors.
+
+The lesson's rules (bnlab.solver.optim) are checked against the references; the contract tests
+(defaults, dtypes, errors) run on their fast twins (bnlab.fast.optim) too, which
+tests/test_fast_optim.py checks against the lesson's.
+"""
 
 import numpy as np
 import pytest
 
+from bnlab.fast import optim as fast_optim
+from bnlab.solver import optim
 from bnlab.solver.optim import UPDATE_RULES, sgd
+
+BOTH = {"plain": UPDATE_RULES, "fast": fast_optim.UPDATE_RULES}
+# (implementation, rule name) for every rule of both
+EVERY_RULE = [(kind, name) for kind in sorted(BOTH) for name in sorted(UPDATE_RULES)]
 
 # The FullyConnectedNets notebook prints its expected arrays to 8 decimals: half a unit in the
 # last place, plus float64 round-off.
@@ -108,11 +119,12 @@ def test_rule_keeps_float32(name):
     assert_rule_matches_reference(name, np.float32, REFERENCE_RTOL_FLOAT32)
 
 
-@pytest.mark.parametrize("name", sorted(UPDATE_RULES))
-def test_numpy_float64_hyperparameters_do_not_upcast_float32(name):
+@pytest.mark.parametrize(("kind", "name"), EVERY_RULE)
+def test_numpy_float64_hyperparameters_do_not_upcast_float32(kind, name):
     w = np.ones((2, 3), np.float32)
-    config = {"learning_rate": np.float64(1e-2)}
-    next_w, config = UPDATE_RULES[name](w, np.full_like(w, 0.5), config)
+    hyperparameters = ("learning_rate", "momentum", "decay_rate", "beta1", "beta2", "epsilon")
+    config = {key: np.float64(0.5) for key in hyperparameters}
+    next_w, config = BOTH[kind][name](w, np.full_like(w, 0.5), config)
     assert next_w.dtype == np.float32
     assert all(config[key].dtype == np.float32 for key in STATE_KEYS[name])
 
@@ -211,35 +223,61 @@ def test_sgd_known_value():
 # -- contract -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(UPDATE_RULES))
-def test_defaults_are_cs231ns_and_state_starts_at_zero(name):
-    w = np.ones((2, 3))
-    next_w, config = UPDATE_RULES[name](w, np.zeros_like(w))
+@pytest.mark.parametrize(("kind", "name"), EVERY_RULE)
+def test_defaults_are_cs231ns_and_state_starts_at_zero(kind, name):
+    w = np.ones((2, 3), np.float32)  # state made from nothing keeps w's dtype
+    next_w, config = BOTH[kind][name](w, np.zeros_like(w))
+    assert next_w.dtype == np.float32
+    assert set(config) == set(DEFAULTS[name]) | set(STATE_KEYS[name])
     for key, value in DEFAULTS[name].items():
         expected = value + 1 if key == "t" else value  # t counts the step just taken
         assert config[key] == expected, f"{name}: default {key} = {config[key]}, cs231n {expected}"
     for key in STATE_KEYS[name]:
         np.testing.assert_array_equal(config[key], 0.0)
+        assert config[key].shape == w.shape and config[key].dtype == np.float32, key
     np.testing.assert_array_equal(next_w, 1.0)  # zero gradient, zero state: no move
 
 
+@pytest.mark.parametrize(("kind", "name"), EVERY_RULE)
+def test_given_hyperparameters_are_kept(kind, name):
+    """setdefault, not assignment: the caller's values survive the step."""
+    rng = np.random.default_rng(2)
+    config = random_config(name, rng, (2, 3), np.float64)
+    given = {key: value for key, value in config.items() if key not in STATE_KEYS[name]}
+    _, config = BOTH[kind][name](np.ones((2, 3)), np.ones((2, 3)), config)
+    for key, value in given.items():
+        expected = value + 1 if key == "t" else value
+        assert config[key] == expected, f"{name}: {key} became {config[key]}, was given {value}"
+
+
 @pytest.mark.parametrize("name", sorted(UPDATE_RULES))
-def test_rules_update_w_and_state_in_place(name):
+def test_lesson_rules_modify_none_of_their_inputs(name):
+    """The lesson returns new arrays, as cs231n's rules do (the fast twins work in place)."""
     rng = np.random.default_rng(1)
-    w = rng.standard_normal((2, 3))
+    w, dw = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     config = random_config(name, rng, w.shape, np.float64)
+    before = {"w": w.copy(), "dw": dw.copy()}
+    before.update({key: config[key].copy() for key in STATE_KEYS[name]})
     state = {key: config[key] for key in STATE_KEYS[name]}
-    before = w.copy()
-    next_w, config = UPDATE_RULES[name](w, rng.standard_normal(w.shape), config)
-    assert next_w is w
-    assert not np.array_equal(w, before)
+    next_w, config = UPDATE_RULES[name](w, dw, config)
+    assert not np.array_equal(next_w, w)
+    np.testing.assert_array_equal(w, before["w"])
+    np.testing.assert_array_equal(dw, before["dw"])
     for key, array in state.items():
-        assert config[key] is array, f"{name}: config[{key!r}] was replaced, not updated"
+        np.testing.assert_array_equal(array, before[key], err_msg=f"{name} changed {key} in place")
 
 
-@pytest.mark.parametrize("name", sorted(UPDATE_RULES))
-def test_bad_arguments_are_named(name):
-    rule = UPDATE_RULES[name]
+def test_lesson_module_is_cs231ns():
+    """``from bnlab.solver import optim`` stands in for ``from cs231n import optim``."""
+    for name in ("sgd", "sgd_momentum", "rmsprop", "adam"):
+        assert getattr(optim, name) is UPDATE_RULES[name]
+        assert getattr(fast_optim, name) is fast_optim.UPDATE_RULES[name]
+        assert getattr(fast_optim, name) is not getattr(optim, name)
+
+
+@pytest.mark.parametrize(("kind", "name"), EVERY_RULE)
+def test_bad_arguments_are_named(kind, name):
+    rule = BOTH[kind][name]
     w = np.ones((2, 3))
     with pytest.raises(ValueError, match=r"dw must have the shape of w, \(2, 3\), got \(3, 2\)"):
         rule(w, np.ones((3, 2)))

@@ -8,8 +8,17 @@ import pytest
 from toy_models import DivergingModel, LinearModel, RecordingModel, blobs
 
 import bnlab.solver.checkpoint as checkpoint_module
-from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, write_checkpoint
-from bnlab.solver.checkpoint import CS231N_KEYS, RESUME_KEYS
+import bnlab.solver.solver as solver_module
+from bnlab.fast import optim as fast_optim
+from bnlab.fast.ufunc_buffer import SMALL_BUFFER
+from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
+from bnlab.solver.checkpoint import (
+    CHECKPOINT_KEYS,
+    CS231N_KEYS,
+    REQUIRED_KEYS,
+    RESUME_KEYS,
+    make_checkpoint,
+)
 from bnlab.solver.optim import UPDATE_RULES, sgd
 
 QUIET = {"verbose": False}
@@ -64,6 +73,25 @@ def test_train_restores_the_best_params_and_keeps_them_apart():
     assert all(solver.best_params[k] is not solver.model.params[k] for k in solver.best_params)
 
 
+def test_keyword_defaults_are_cs231ns():
+    solver = Solver(LinearModel(), blobs())
+    assert solver.update_rule is fast_optim.sgd and solver.optim_config == {}
+    assert (solver.lr_decay, solver.batch_size, solver.num_epochs) == (1.0, 100, 10)
+    assert (solver.num_train_samples, solver.num_val_samples) == (1000, None)
+    assert (solver.print_every, solver.verbose, solver.checkpoint_name) == (10, True, None)
+    assert solver.progress is True
+    assert Solver(LinearModel(), blobs(), num_train_samples=None).num_train_samples is None
+
+
+def test_smallest_settings_are_accepted():
+    solver = make_solver(
+        batch_size=1, num_epochs=0, num_train_samples=1, num_val_samples=1, print_every=1,
+        update_rule="sgd_momentum", optim_config={"momentum": 0.0, "learning_rate": 1e-300},
+    )  # fmt: skip
+    solver.train()
+    assert solver.epoch == 0 and len(solver.val_metric_history) == 1  # the untrained model only
+
+
 def test_each_parameter_gets_its_own_config():
     solver = make_solver(update_rule="sgd_momentum", optim_config={"learning_rate": 0.1})
     solver.train()
@@ -103,6 +131,19 @@ def test_callable_update_rule():
     assert len(calls) == 2 * solver.iterations_per_epoch * 2  # 2 epochs, 2 params
     assert solver.update_rule is halved_sgd
     assert solver.val_acc_history[-1] > solver.val_acc_history[0]
+
+
+def test_a_rule_name_runs_the_fast_rule_and_a_callable_runs_as_given():
+    by_name = make_solver(update_rule="adam", optim_config={"learning_rate": 0.05})
+    plain = make_solver(update_rule=optim.adam, optim_config={"learning_rate": 0.05})
+    assert by_name.update_rule is fast_optim.adam
+    assert plain.update_rule is optim.adam
+    assert plain._checkpoint()["update_rule"] is optim.adam  # resume runs the rule it ran
+    assert by_name._checkpoint()["update_rule"] == "adam"
+    by_name.train()
+    plain.train()
+    # the same maths in a different order of operations: equal to round-off, not bit for bit
+    np.testing.assert_allclose(plain.loss_history, by_name.loss_history, rtol=1e-12)
 
 
 def test_randomness_is_local():
@@ -202,7 +243,75 @@ def test_check_accuracy_value_and_subsample():
     assert subset * 10 == round(subset * 10)  # a fraction of 10 distinct examples
 
 
+def test_metric_names_and_cs231ns_aliases():
+    solver = make_solver()
+    assert solver.best_val_acc == 0.0  # cs231n's value before training
+    solver.train()
+    assert solver.train_acc_history is solver.train_metric_history
+    assert solver.val_acc_history is solver.val_metric_history
+    assert len(solver.val_metric_history) == 3 and solver.best_val_acc == solver.best_val_metric
+    assert Solver.check_accuracy is Solver.check_metric
+    data = blobs()
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.check_metric(
+        data["X_val"], data["y_val"]
+    )
+    solver.train_acc_history, solver.val_acc_history = [0.5], [0.25]  # cs231n code may assign
+    assert (solver.train_metric_history, solver.val_metric_history) == ([0.5], [0.25])
+
+
+class EvaluationRecordingModel(LinearModel):
+    """Remembers the example ids (column 0 of X) of every test-mode call."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.evaluated: list[np.ndarray] = []
+
+    def loss(self, X, y=None):
+        if y is None:
+            self.evaluated.append(X[:, 0].astype(int))
+        return super().loss(X, y)
+
+
+def test_metrics_use_num_train_samples_and_num_val_samples_distinct_examples():
+    data = id_data(60, num_val=30)
+    data["X_val"][:, 0] = 100 + np.arange(30)  # validation ids follow the training ids
+    model = EvaluationRecordingModel()
+    solver = make_solver(
+        model=model, data=data, num_epochs=1, num_train_samples=15, num_val_samples=7
+    )
+    solver.train()
+    # per epoch: one call on 15 training examples, then one on 7 validation examples
+    assert [len(ids) for ids in model.evaluated] == [15, 7, 15, 7]
+    for ids in model.evaluated:
+        assert len(np.unique(ids)) == len(ids), "drawn without replacement"
+    assert all(ids.max() < 60 for ids in model.evaluated[::2])
+    assert all(ids.min() >= 100 for ids in model.evaluated[1::2])
+
+
 # -- progress and messages ------------------------------------------------------------------------
+
+
+def test_verbose_prints_iterations_and_epoch_summaries(capsys):
+    solver = make_solver(verbose=True, progress="builtin", print_every=5)
+    solver.train()
+    out = capsys.readouterr().out
+    assert "(Iteration 1 / 12) loss: " in out and "(Iteration 6 / 12) loss: " in out
+    assert "(Iteration 2 / 12)" not in out
+    assert "(Epoch 0 / 2) train acc: " in out
+    assert "(Epoch 2 / 2) train acc: " in out and "; loss: " in out and " s" in out
+    assert f"(Iteration 1 / 12) loss: {solver.loss_history[0]:f}\n" in out
+    assert f"(Iteration 6 / 12) loss: {solver.loss_history[5]:f}\n" in out
+    epoch_0 = next(line for line in out.splitlines() if line.startswith("(Epoch 0 / 2)"))
+    assert epoch_0.endswith(f"val_acc: {solver.val_metric_history[0]:f}")  # no loss yet
+    epoch_2_loss = np.mean(solver.loss_history[-solver.iterations_per_epoch :])
+    assert f"; loss: {epoch_2_loss:.4f}; " in out
+
+
+def test_verbose_regression_prints_mse(capsys):
+    model = LinearModel(num_outputs=1, loss_type="mse")
+    make_solver(model=model, data=regression_data(), verbose=True, progress=False).train()
+    out = capsys.readouterr().out
+    assert "(Epoch 1 / 2) train mse: " in out and "; val_mse: " in out and "acc" not in out
 
 
 def test_quiet_prints_nothing(capsys):
@@ -226,7 +335,63 @@ def test_checkpoint_files_and_keys(tmp_path):
     assert len(saved["loss_history"]) == solver.iterations_per_epoch
     assert saved["optim_configs"]["W"]["t"] == solver.iterations_per_epoch
     assert saved["rng_state"]["bit_generator"] == "PCG64"
+    assert saved["learning_rate"] == saved["optim_configs"]["W"]["learning_rate"] == 1e-3
     assert isinstance(saved["model"], LinearModel)
+
+
+def test_the_schema_keeps_cs231ns_keys_and_the_solver_writes_exactly_it(tmp_path):
+    # cs231n's Solver._save_checkpoint writes these: a cs231n reader finds them all
+    assert CS231N_KEYS == (
+        "model", "update_rule", "lr_decay", "optim_config", "batch_size", "num_train_samples",
+        "num_val_samples", "epoch", "loss_history", "train_acc_history", "val_acc_history",
+    )  # fmt: skip
+    # checkpoints written before the schema was one table hold these; resume must accept them
+    assert set(REQUIRED_KEYS) <= {
+        *CS231N_KEYS, "num_epochs", "optim_configs", "best_params", "best_statistics",
+        "best_val_metric", "best_epoch", "metric_name", "rng_state", "learning_rate",
+        "checkpoint_name", "print_every", "verbose", "progress", "data_shapes",
+    }  # fmt: skip
+    assert set(CS231N_KEYS + RESUME_KEYS) == set(REQUIRED_KEYS)
+    solver = make_solver(checkpoint_name=tmp_path / "run", num_epochs=1)
+    solver.train()
+    saved = load_checkpoint(tmp_path / "run_epoch_1.pkl")
+    assert tuple(saved) == CHECKPOINT_KEYS
+    assert saved["train_acc_history"] == solver.train_metric_history
+    assert saved["val_acc_history"] == solver.val_metric_history
+    with pytest.raises(KeyError, match=r"missing \['epoch'\], unknown \[\]"):
+        make_checkpoint(**{k: None for k in CHECKPOINT_KEYS if k != "epoch"})
+    with pytest.raises(KeyError, match=r"missing \['epoch'\], unknown \['epochs'\]"):
+        make_checkpoint(**{**{k: None for k in CHECKPOINT_KEYS if k != "epoch"}, "epochs": 1})
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory):
+    """A checkpoint as the Solver writes it, after 1 of 2 epochs, and the run it came from."""
+    folder = tmp_path_factory.mktemp("saved")
+    make_solver(checkpoint_name=folder / "run", update_rule="adam", num_epochs=1).train()
+    straight = make_solver(update_rule="adam", num_epochs=2)
+    straight.train()
+    with open(folder / "run_epoch_1.pkl", "rb") as f:
+        return pickle.load(f), straight
+
+
+@pytest.mark.parametrize("key", [key for key in CHECKPOINT_KEYS if key != "learning_rate"])
+def test_resume_refuses_a_checkpoint_without_a_required_key(tmp_path, saved_checkpoint, key):
+    checkpoint, _ = saved_checkpoint
+    path = tmp_path / f"without_{key}.pkl"
+    write_checkpoint(path, {name: value for name, value in checkpoint.items() if name != key})
+    with pytest.raises(ValueError, match=f"checkpoint '{path}' cannot be resumed from") as caught:
+        Solver.resume(path, blobs())
+    assert f"it lacks {key} " in str(caught.value)
+
+
+def test_the_learning_rate_key_is_for_the_reader_only(tmp_path, saved_checkpoint):
+    checkpoint, straight = saved_checkpoint
+    path = tmp_path / "without_learning_rate.pkl"
+    write_checkpoint(path, {k: v for k, v in checkpoint.items() if k != "learning_rate"})
+    resumed = Solver.resume(path, blobs(), num_epochs=2)
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
 
 
 def test_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -267,6 +432,7 @@ def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, rule):
     assert resumed.train_acc_history == straight.train_acc_history
     assert resumed.val_acc_history == straight.val_acc_history
     assert resumed.best_val_metric == straight.best_val_metric
+    assert resumed.best_epoch == straight.best_epoch
     assert_same_params(resumed.model.params, straight.model.params)
     np.testing.assert_array_equal(
         resumed.model.bn_params[0]["running_mean"], straight.model.bn_params[0]["running_mean"]
@@ -302,6 +468,10 @@ def test_resume_overrides_and_refusals(tmp_path):
     resumed = Solver.resume(path, blobs(), num_epochs=3, optim_config={"learning_rate": 1e-4})
     assert all(c["learning_rate"] == 1e-4 for c in resumed.optim_configs.values())
     assert resumed.optim_configs["W"]["t"] == 12  # the state carried over
+    assert resumed.optim_config == {"learning_rate": 1e-4}
+    assert resumed.best_epoch is not None and resumed.best_statistics is not None
+    for same_rule in ("adam", fast_optim.adam, optim.adam):  # the saved state fits all three
+        assert Solver.resume(path, blobs(), update_rule=same_rule).epoch == 2
     with pytest.raises(TypeError, match="seed cannot be given"):
         Solver.resume(path, blobs(), seed=1)
     with pytest.raises(ValueError, match="update_rule cannot change on resume"):
@@ -316,6 +486,62 @@ def test_resume_overrides_and_refusals(tmp_path):
         load_checkpoint(tmp_path / "cs231n.pkl")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Solver.resume(tmp_path / "missing.pkl", blobs())
+    write_checkpoint(tmp_path / "list.pkl", [1, 2])
+    with pytest.raises(ValueError, match=r"checkpoint '.*list\.pkl' must hold a dict, got list"):
+        load_checkpoint(tmp_path / "list.pkl")
+    with open(path, "rb") as f:
+        tampered = {**pickle.load(f), "metric_name": "mse"}
+    write_checkpoint(tmp_path / "tampered.pkl", tampered)
+    with pytest.raises(ValueError, match="the checkpoint tracked mse, the model gives accuracy"):
+        Solver.resume(tmp_path / "tampered.pkl", blobs())
+
+
+# -- NumPy's ufunc buffer ---------------------------------------------------------------------------
+
+
+class BufferRecordingModel(LinearModel):
+    """Remembers NumPy's ufunc buffer size at every call of loss."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.buffer_sizes: set[int] = set()
+
+    def loss(self, X, y=None):
+        self.buffer_sizes.add(np.getbufsize())
+        return super().loss(X, y)
+
+
+@pytest.fixture
+def user_buffer():
+    """A ufunc buffer size of the user's own (not NumPy's default), put back afterwards."""
+    default = np.getbufsize()
+    np.setbufsize(4 * 8192)
+    yield 4 * 8192
+    np.setbufsize(default)
+
+
+def test_train_runs_with_a_small_ufunc_buffer_and_gives_the_users_back(user_buffer):
+    model = BufferRecordingModel()
+    make_solver(model=model).train()
+    assert model.buffer_sizes == {SMALL_BUFFER}  # every forward, train and test mode
+    assert np.getbufsize() == user_buffer
+
+
+@pytest.mark.parametrize("error", [TrainingDiverged, KeyboardInterrupt])
+def test_the_users_ufunc_buffer_is_back_when_train_raises(user_buffer, error):
+    if error is TrainingDiverged:
+        solver = make_solver(model=DivergingModel(nan_at=3))
+        on_epoch_end = None
+    else:
+        solver = make_solver()
+
+        def on_epoch_end(solver):
+            if solver.epoch == 1:
+                raise KeyboardInterrupt  # Ctrl-C in a notebook
+
+    with pytest.raises(error):
+        solver.train(on_epoch_end=on_epoch_end)
+    assert np.getbufsize() == user_buffer
 
 
 # -- the NaN guard --------------------------------------------------------------------------------
@@ -340,6 +566,22 @@ def test_nan_loss_stops_with_epoch_iteration_and_best_params(tmp_path):
     assert str(tmp_path / "run_diverged.pkl") in str(error)
 
 
+def test_a_checkpoint_that_cannot_be_saved_does_not_hide_the_divergence(tmp_path, monkeypatch):
+    solver = make_solver(model=DivergingModel(nan_at=8), checkpoint_name=tmp_path / "run")
+
+    def disk_full(path, checkpoint):
+        if str(path).endswith("_diverged.pkl"):
+            raise OSError("disk full")
+        return write_checkpoint(path, checkpoint)
+
+    monkeypatch.setattr(solver_module, "write_checkpoint", disk_full)
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    message = str(caught.value)
+    assert "the model holds the best params so far (epoch " in message
+    assert "(could not save a checkpoint: disk full). Try a smaller learning rate." in message
+
+
 def test_infinite_loss_is_caught_too():
     class Exploding(LinearModel):
         def loss(self, X, y=None):
@@ -359,6 +601,9 @@ def test_unknown_keyword_is_refused_with_a_suggestion():
         match=r"unknown keyword argument\(s\) 'num_epoch' \(did you mean 'num_epochs'\?\)",
     ):
         make_solver(num_epoch=3)
+    with pytest.raises(TypeError) as caught:
+        make_solver(colour="red")
+    assert "'colour'; valid keywords: update_rule, optim_config, lr_decay," in str(caught.value)
 
 
 def test_missing_and_mismatched_data():
@@ -379,6 +624,8 @@ def test_missing_and_mismatched_data():
         make_solver(data={**data, "y_val": list(data["y_val"])})
     with pytest.raises(TypeError, match="data must be a dict"):
         make_solver(data=[data["X_train"]])
+    with pytest.raises(ValueError, match=r"data\['X_val'\] must hold at least one example"):
+        make_solver(data={**data, "X_val": data["X_val"][:0], "y_val": data["y_val"][:0]})
 
 
 @pytest.mark.parametrize(
@@ -463,33 +710,57 @@ def assert_same_params(actual, expected):
 
 
 def test_best_epoch_running_statistics_are_restored_with_its_params():
-    """The best params come back with the running statistics they were measured with."""
+    """The best params come back with the running statistics they were measured with.
+
+    The best epoch is made an early one by construction: the validation labels are what the
+    net itself predicts after epoch 1, so epoch 1 scores a perfect 1.0 and no later epoch can
+    beat it (a tie is not better). Training never reads y_val, so the second run, on those
+    labels, trains exactly as the first.
+    """
     from bnlab.data import make_synthetic_images
     from bnlab.nets import FullyConnectedNet
 
     data = make_synthetic_images(200, 50, 10, image_shape=(1, 4, 4), seed=0)
-    model = FullyConnectedNet(
-        [8], input_dim=16, num_classes=10, normalization="batchnorm", weight_scale="he", seed=0
-    )
+
+    def run(data, on_epoch_end):
+        model = FullyConnectedNet(
+            [8], input_dim=16, num_classes=10, normalization="batchnorm", weight_scale="he", seed=0
+        )
+        solver = Solver(
+            model, data, update_rule="sgd", optim_config={"learning_rate": 0.5}, num_epochs=4,
+            batch_size=20, seed=0, verbose=False,
+        )  # fmt: skip
+        solver.train(on_epoch_end=on_epoch_end)
+        return solver
+
+    predicted = {}
+
+    def predict_after_epoch_1(solver):
+        if solver.epoch == 1:
+            predicted["y_val"] = np.argmax(solver.model.loss(data["X_val"]), axis=1)
+
+    run(data, predict_after_epoch_1)
+    data = {**data, "y_val": predicted["y_val"]}
     snapshots = {}
 
     def record(solver):
         snapshots[solver.epoch] = {
             "params": {k: v.copy() for k, v in solver.model.params.items()},
+            "running_mean": solver.model.bn_params[0]["running_mean"].copy(),
             "running_var": solver.model.bn_params[0]["running_var"].copy(),
         }
 
-    solver = Solver(
-        model, data, update_rule="sgd", optim_config={"learning_rate": 0.5}, num_epochs=4,
-        batch_size=20, seed=0, verbose=False,
-    )  # fmt: skip
-    solver.train(on_epoch_end=record)
-    best = snapshots[solver.best_epoch]
+    solver = run(data, record)
+    assert solver.val_metric_history[1] == 1.0 and solver.val_metric_history[0] < 1.0
+    assert solver.best_epoch == 1 < solver.epoch == 4
+    model, best, last = solver.model, snapshots[1], snapshots[4]
     for name, value in best["params"].items():
-        assert np.array_equal(model.params[name], value), name
-    assert np.array_equal(model.bn_params[0]["running_var"], best["running_var"])
+        np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+    for key in ("running_mean", "running_var"):
+        assert not np.array_equal(best[key], last[key]), "the test must tell epoch 1 from 4"
+        np.testing.assert_array_equal(model.bn_params[0][key], best[key], err_msg=key)
     # and the restored model reproduces the best validation accuracy exactly
-    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_metric
+    assert solver.check_metric(data["X_val"], data["y_val"]) == solver.best_val_metric == 1.0
 
 
 @pytest.mark.parametrize("bad", ["column", "float"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -12,9 +14,20 @@ import numpy as np
 
 from bnlab._validation import check_choice
 from bnlab._validation import check_count as check_count  # solver.py imports it from here
-from bnlab.solver.optim import UPDATE_RULES
+from bnlab.fast import optim as fast_optim
+from bnlab.solver import optim
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+# The hyperparameters the update rules read, and the values that make sense for them:
+# (lowest, highest, whether the lowest is allowed, how to say it in an error).
+HYPERPARAMETER_RANGES = {
+    "learning_rate": (0.0, math.inf, False, "a positive number"),
+    "momentum": (0.0, 1.0, True, "in [0, 1)"),
+    "decay_rate": (0.0, 1.0, True, "in [0, 1)"),
+    "beta1": (0.0, 1.0, True, "in [0, 1)"),
+    "beta2": (0.0, 1.0, True, "in [0, 1)"),
+    "epsilon": (0.0, math.inf, False, "a positive number"),
+}
 
 
 def refuse_unknown(unknown: Mapping[str, Any], valid: Sequence[str]) -> None:
@@ -93,15 +106,47 @@ def check_same_data(expected: Mapping[str, str], data: Mapping[str, np.ndarray])
 
 
 def resolve_update_rule(update_rule: Any) -> tuple[str, Callable]:
-    """(name, rule) for a rule name from bnlab.solver.optim or a callable with its contract."""
+    """(name, rule) for a rule name or a callable with the rules' contract.
+
+    A name gets the fast, in-place rule of :mod:`bnlab.fast.optim`; a callable (cs231n's
+    ``optim.adam``, the plain :mod:`bnlab.solver.optim` rules, the user's own) is used as is.
+    """
     if isinstance(update_rule, str):
-        check_choice("update_rule", update_rule, UPDATE_RULES)
-        return update_rule, UPDATE_RULES[update_rule]
+        check_choice("update_rule", update_rule, fast_optim.UPDATE_RULES)
+        return update_rule, fast_optim.UPDATE_RULES[update_rule]
     if callable(update_rule):
         return getattr(update_rule, "__qualname__", repr(update_rule)), update_rule
     raise TypeError(
         f"update_rule must be a rule name or a callable, got {type(update_rule).__name__}"
     )
+
+
+def same_update_rule(name: str, rule: Any) -> bool:
+    """Whether ``rule`` is the rule called ``name``: the name itself, or its fast or plain function."""
+    return rule == name or rule in (
+        fast_optim.UPDATE_RULES.get(name),
+        optim.UPDATE_RULES.get(name),
+    )
+
+
+def check_hyperparameters(config: dict[str, Any], name: str = "optim_config") -> None:
+    """A ValueError naming the first hyperparameter in ``config`` outside its sensible range.
+
+    A negative learning rate climbs the loss and beta2 = 1 divides by zero in Adam's bias
+    correction: both would otherwise train to a silently wrong answer or crash mid-run.
+    """
+    for key, (low, high, low_allowed, expected) in HYPERPARAMETER_RANGES.items():
+        if key not in config:
+            continue
+        value = config[key]
+        in_range = (
+            isinstance(value, numbers.Real)
+            and not isinstance(value, bool)
+            and (low <= value if low_allowed else low < value)
+            and value < high
+        )
+        if not in_range:
+            raise ValueError(f"{name}[{key!r}] must be {expected}, got {value!r}")
 
 
 def check_checkpoint_name(checkpoint_name: Any) -> str | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from bnlab.fast.optim import UPDATE_RULES as FAST_RULES
+from bnlab.fast.ufunc_buffer import small_ufunc_buffer
 from bnlab.solver.arguments import (
     DATA_KEYS,
     check_checkpoint_name,
@@ -20,32 +22,26 @@ from bnlab.solver.arguments import (
     check_count,
     check_data,
     check_examples,
+    check_hyperparameters,
     check_same_data,
     describe_data,
     make_rng,
     refuse_unknown,
     resolve_update_rule,
+    same_update_rule,
 )
-from bnlab.solver.checkpoint import checkpoint_path, load_checkpoint, write_checkpoint
-from bnlab.solver.optim import UPDATE_RULES, UpdateRule, check_hyperparameters
+from bnlab.solver.checkpoint import (
+    SETTINGS,
+    checkpoint_path,
+    load_checkpoint,
+    make_checkpoint,
+    write_checkpoint,
+)
+from bnlab.solver.optim import UpdateRule
 from bnlab.solver.progress import check_progress, progress_bar
 
 NOT_KEYWORDS = ("self", "model", "data", "unknown")
 RUNNING = ("running_mean", "running_var")  # the state in model.bn_params that training changes
-# Settings a checkpoint carries; Solver.resume passes them back to __init__ unless overridden.
-SETTINGS = (
-    "update_rule",
-    "optim_config",
-    "lr_decay",
-    "batch_size",
-    "num_epochs",
-    "num_train_samples",
-    "num_val_samples",
-    "checkpoint_name",
-    "print_every",
-    "verbose",
-    "progress",
-)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -72,12 +68,18 @@ class Solver:
       validation MSE; otherwise it is accuracy, highest wins. ``solver.metric_name`` says which.
     Normalisation running statistics live in the model object, so checkpoints capture them.
 
+    The metric's names are neutral (:meth:`check_metric`, ``train_metric_history``,
+    ``val_metric_history``, ``best_val_metric``); cs231n's names (``check_accuracy``,
+    ``train_acc_history``, ``val_acc_history``, ``best_val_acc``) are aliases, and the
+    checkpoint keeps cs231n's keys.
+
     data: dict with X_train (N, ...), y_train (N, ...), X_val (N_val, ...), y_val (N_val, ...);
     other keys (X_test, ...) are ignored.
 
     Keywords (cs231n's, with its defaults):
     - update_rule: a name from :mod:`bnlab.solver.optim` ('sgd', 'sgd_momentum', 'rmsprop',
-      'adam') or a callable with the same contract ``rule(w, dw, config) -> (next_w, config)``
+      'adam'), which runs that rule's in-place twin from :mod:`bnlab.fast.optim`, or a callable
+      with the same contract ``rule(w, dw, config) -> (next_w, config)``, used as is
     - optim_config: hyperparameters for the rule; each parameter gets its own deep copy
     - lr_decay: learning_rate is multiplied by this at the end of every epoch
     - batch_size, num_epochs: num_epochs counts from the start of training, also on resume
@@ -171,11 +173,13 @@ class Solver:
         self.best_params: dict[str, np.ndarray] | None = None
         self.best_statistics: list[dict[str, np.ndarray]] | None = None
         self.loss_history: list[float] = []
-        self.train_acc_history: list[float] = []  # the metric_name metric: MSE for regression
-        self.val_acc_history: list[float] = []
+        self.train_metric_history: list[float] = []  # the metric_name metric, per epoch
+        self.val_metric_history: list[float] = []
         self.optim_configs = {name: copy.deepcopy(self.optim_config) for name in self.model.params}
         self._order: np.ndarray | None = None  # this epoch's permutation of the training set
         self._batch_in_epoch = 0
+
+    # -- cs231n's names for the metric ----------------------------------------------------------
 
     @property
     def best_val_acc(self) -> float | None:
@@ -183,6 +187,24 @@ class Solver:
         if self.metric_name != "accuracy":
             return None
         return 0.0 if self.best_val_metric is None else self.best_val_metric
+
+    @property
+    def train_acc_history(self) -> list[float]:
+        """cs231n's name for ``train_metric_history`` (the same list)."""
+        return self.train_metric_history
+
+    @train_acc_history.setter
+    def train_acc_history(self, history: list[float]) -> None:
+        self.train_metric_history = history
+
+    @property
+    def val_acc_history(self) -> list[float]:
+        """cs231n's name for ``val_metric_history`` (the same list)."""
+        return self.val_metric_history
+
+    @val_acc_history.setter
+    def val_acc_history(self, history: list[float]) -> None:
+        self.val_metric_history = history
 
     # -- one iteration --------------------------------------------------------------------------
 
@@ -237,7 +259,7 @@ class Solver:
 
     # -- evaluation -----------------------------------------------------------------------------
 
-    def check_accuracy(
+    def check_metric(
         self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100
     ) -> float:
         """The model's metric on (X, y): accuracy, or the mean squared error if metric_name is 'mse'.
@@ -271,7 +293,7 @@ class Solver:
                 count += y_batch.shape[0]
         return total / count
 
-    check_metric = check_accuracy  # the honest name when the metric is an MSE
+    check_accuracy = check_metric  # cs231n's name
 
     def _is_better(self, val_metric: float) -> bool:
         if self.best_val_metric is None:
@@ -309,17 +331,22 @@ class Solver:
         included, once histories and checkpoint are up to date: a place to record activations
         or anything else per epoch. Calling train() again after raising num_epochs continues.
         Raises TrainingDiverged if the loss becomes NaN or infinite.
+
+        The loop runs under :func:`~bnlab.fast.ufunc_buffer.small_ufunc_buffer`, which speeds
+        up the normalisation layers; NumPy's setting is the caller's again once train() returns
+        or raises (KeyboardInterrupt included).
         """
         if on_epoch_end is not None and not callable(on_epoch_end):
             raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
-        if not self.val_acc_history:  # nothing measured yet: record the untrained model
-            self._end_epoch(time.perf_counter(), on_epoch_end)
-        while self.epoch < self.num_epochs:
-            start = time.perf_counter()
-            self._train_epoch()
-            self._end_epoch(start, on_epoch_end)
-        if self.best_params is not None:
-            self._restore_best()
+        with small_ufunc_buffer():
+            if not self.val_metric_history:  # nothing measured yet: record the untrained model
+                self._end_epoch(time.perf_counter(), on_epoch_end)
+            while self.epoch < self.num_epochs:
+                start = time.perf_counter()
+                self._train_epoch()
+                self._end_epoch(start, on_epoch_end)
+            if self.best_params is not None:
+                self._restore_best()
 
     def _train_epoch(self) -> None:
         epoch = self.epoch + 1
@@ -347,12 +374,12 @@ class Solver:
 
     def _end_epoch(self, start: float, on_epoch_end: Callable[[Solver], Any] | None) -> None:
         """Measure, keep the best params, checkpoint, print the summary, call back."""
-        train_metric = self.check_accuracy(
+        train_metric = self.check_metric(
             self.X_train, self.y_train, num_samples=self.num_train_samples
         )
-        val_metric = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
-        self.train_acc_history.append(train_metric)
-        self.val_acc_history.append(val_metric)
+        val_metric = self.check_metric(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        self.train_metric_history.append(train_metric)
+        self.val_metric_history.append(val_metric)
         if self._is_better(val_metric):
             self.best_val_metric, self.best_epoch = val_metric, self.epoch
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
@@ -375,40 +402,38 @@ class Solver:
     # -- checkpoints ----------------------------------------------------------------------------
 
     def _checkpoint(self) -> dict[str, Any]:
-        """cs231n's checkpoint keys, plus the state that makes resuming exact."""
+        """The keys of :data:`bnlab.solver.checkpoint.SCHEMA`: cs231n's, plus exact resume's."""
         rates = [c["learning_rate"] for c in self.optim_configs.values() if "learning_rate" in c]
-        return {
-            "model": self.model,
-            "update_rule": (
-                self.update_rule_name
-                if UPDATE_RULES.get(self.update_rule_name) is self.update_rule
-                else self.update_rule
-            ),
-            "lr_decay": self.lr_decay,
-            "optim_config": self.optim_config,
-            "batch_size": self.batch_size,
-            "num_train_samples": self.num_train_samples,
-            "num_val_samples": self.num_val_samples,
-            "epoch": self.epoch,
-            "loss_history": self.loss_history,
-            "train_acc_history": self.train_acc_history,
-            "val_acc_history": self.val_acc_history,
-            # for Solver.resume
-            "num_epochs": self.num_epochs,
-            "optim_configs": self.optim_configs,
-            "best_params": self.best_params,
-            "best_statistics": self.best_statistics,
-            "best_val_metric": self.best_val_metric,
-            "best_epoch": self.best_epoch,
-            "metric_name": self.metric_name,
-            "rng_state": self.rng.bit_generator.state,
-            "learning_rate": rates[0] if rates else None,
-            "checkpoint_name": self.checkpoint_name,
-            "print_every": self.print_every,
-            "verbose": self.verbose,
-            "progress": self.progress,
-            "data_shapes": describe_data({key: getattr(self, key) for key in DATA_KEYS}),
-        }
+        # A name when the rule came from one (resume maps it back to the fast rule); else the
+        # callable itself, pickled by reference as cs231n's checkpoint does.
+        by_name = FAST_RULES.get(self.update_rule_name) is self.update_rule
+        return make_checkpoint(
+            model=self.model,
+            update_rule=self.update_rule_name if by_name else self.update_rule,
+            lr_decay=self.lr_decay,
+            optim_config=self.optim_config,
+            batch_size=self.batch_size,
+            num_train_samples=self.num_train_samples,
+            num_val_samples=self.num_val_samples,
+            epoch=self.epoch,
+            loss_history=self.loss_history,
+            train_acc_history=self.train_metric_history,
+            val_acc_history=self.val_metric_history,
+            num_epochs=self.num_epochs,
+            checkpoint_name=self.checkpoint_name,
+            print_every=self.print_every,
+            verbose=self.verbose,
+            progress=self.progress,
+            optim_configs=self.optim_configs,
+            best_params=self.best_params,
+            best_statistics=self.best_statistics,
+            best_val_metric=self.best_val_metric,
+            best_epoch=self.best_epoch,
+            metric_name=self.metric_name,
+            rng_state=self.rng.bit_generator.state,
+            data_shapes=describe_data({key: getattr(self, key) for key in DATA_KEYS}),
+            learning_rate=rates[0] if rates else None,
+        )
 
     @classmethod
     def resume(
@@ -427,10 +452,10 @@ class Solver:
         checkpoint = load_checkpoint(path)
         if "seed" in overrides:
             raise TypeError("seed cannot be given to Solver.resume: the saved RNG state continues")
-        settings = {key: checkpoint[key] for key in SETTINGS if key in checkpoint}
+        settings = {key: checkpoint[key] for key in SETTINGS}
         saved_rule = settings["update_rule"]
         rule = overrides.get("update_rule", saved_rule)
-        if rule != saved_rule and UPDATE_RULES.get(saved_rule) is not rule:
+        if rule != saved_rule and not same_update_rule(saved_rule, rule):
             raise ValueError(
                 f"update_rule cannot change on resume: the checkpoint holds "
                 f"{saved_rule!r} state, got update_rule={rule!r}"
@@ -441,7 +466,7 @@ class Solver:
         settings.update(overrides)
         solver = cls(checkpoint["model"], data, **settings)
 
-        check_same_data(checkpoint.get("data_shapes", {}), data)
+        check_same_data(checkpoint["data_shapes"], data)
         if checkpoint["metric_name"] != solver.metric_name:
             raise ValueError(
                 f"the checkpoint tracked {checkpoint['metric_name']}, the model gives "
@@ -449,16 +474,16 @@ class Solver:
             )
         solver.epoch = checkpoint["epoch"]
         solver.loss_history = list(checkpoint["loss_history"])
-        solver.train_acc_history = list(checkpoint["train_acc_history"])
-        solver.val_acc_history = list(checkpoint["val_acc_history"])
+        solver.train_metric_history = list(checkpoint["train_acc_history"])
+        solver.val_metric_history = list(checkpoint["val_acc_history"])
         solver.optim_configs = checkpoint["optim_configs"]
         if new_config is not None:
             for config in solver.optim_configs.values():
                 config.update(copy.deepcopy(new_config))
         solver.best_params = checkpoint["best_params"]
-        solver.best_statistics = checkpoint.get("best_statistics")
+        solver.best_statistics = checkpoint["best_statistics"]
         solver.best_val_metric = checkpoint["best_val_metric"]
-        solver.best_epoch = checkpoint.get("best_epoch")
+        solver.best_epoch = checkpoint["best_epoch"]
         state = checkpoint["rng_state"]
         bit_generator = getattr(np.random, state["bit_generator"])()
         bit_generator.state = state
