@@ -82,7 +82,7 @@ def test_bn_vs_baseline_records_both_runs_on_the_same_schedule(curves):
     assert list(curves.runs) == ["baseline", "batchnorm"]
     for label, history in curves.runs.items():
         assert len(history.loss_history) == iterations, label
-        assert len(history.val_acc_history) == config.num_epochs + 1, label  # epoch 0 too
+        assert len(history.val_metric_history) == config.num_epochs + 1, label  # epoch 0 too
 
 
 def test_bn_vs_baseline_batchnorm_lowers_the_training_loss(curves):

@@ -46,15 +46,15 @@ def test_quick_run_records_curves_and_test_accuracy_for_both_nets(quick):
     steps = config.num_epochs * (config.num_train // config.batch_size)
     for label, history in quick.runs.items():
         assert len(history.loss_history) == steps, label
-        assert len(history.val_acc_history) == config.num_epochs + 1, label  # epoch 0 too
+        assert len(history.val_metric_history) == config.num_epochs + 1, label  # epoch 0 too
         assert 0 <= quick.test_acc[label] <= 1
     assert quick.data == "bundled" and quick.num_train == config.num_train
 
 
 def test_quick_run_batchnorm_learns_while_the_plain_sigmoid_lenet_is_at_chance(quick):
     baseline, batchnorm = quick.runs["baseline"], quick.runs["batchnorm"]
-    assert baseline.val_acc_history[-1] == pytest.approx(CHANCE, abs=0.05)
-    assert batchnorm.val_acc_history[-1] > baseline.val_acc_history[-1] + AHEAD_BY
+    assert baseline.val_metric_history[-1] == pytest.approx(CHANCE, abs=0.05)
+    assert batchnorm.val_metric_history[-1] > baseline.val_metric_history[-1] + AHEAD_BY
     assert quick.test_acc["batchnorm"] > quick.test_acc["baseline"] + AHEAD_BY
     assert batchnorm.loss_history[-1] < baseline.loss_history[-1]
 

@@ -116,8 +116,8 @@ def test_activations_baseline_distribution_drifts(activation_results):
 
 def test_activations_batchnorm_converges_faster(activation_results):
     for result in activation_results:
-        baseline = result.runs["baseline"].val_acc_history[-1]
-        batchnorm = result.runs["batchnorm"].val_acc_history[-1]
+        baseline = result.runs["baseline"].val_metric_history[-1]
+        batchnorm = result.runs["batchnorm"].val_metric_history[-1]
         assert batchnorm > baseline + 0.1, (baseline, batchnorm)
 
 

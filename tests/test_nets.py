@@ -192,7 +192,7 @@ def test_overfits_50_real_examples_to_full_train_accuracy(normalization):
         batch_size=25, seed=0, verbose=False,
     )  # fmt: skip
     solver.train()
-    assert max(solver.train_acc_history) == 1.0
+    assert max(solver.train_metric_history) == 1.0
 
 
 # --- how every net is built and run ---------------------------------------------------------

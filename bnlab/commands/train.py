@@ -224,10 +224,10 @@ def evaluate(solvers: dict[str, Solver], data: dict[str, Any]) -> dict[str, dict
     """label -> accuracy on each split and the number of epochs trained."""
     return {
         label: {
-            "train_acc": solver.check_accuracy(data["X_train"], data["y_train"]),
-            "val_acc": solver.check_accuracy(data["X_val"], data["y_val"]),
-            "test_acc": solver.check_accuracy(data["X_test"], data["y_test"]),
-            "epochs": len(solver.val_acc_history) - 1,
+            "train_acc": solver.check_metric(data["X_train"], data["y_train"]),
+            "val_acc": solver.check_metric(data["X_val"], data["y_val"]),
+            "test_acc": solver.check_metric(data["X_test"], data["y_test"]),
+            "epochs": len(solver.val_metric_history) - 1,
         }
         for label, solver in solvers.items()
     }

@@ -142,7 +142,7 @@ def median_and_spread(quantiles: list[float], per_epoch: list[float]) -> tuple[f
 
 def last_epoch_loss(history: History) -> float:
     """The mean minibatch loss of the last epoch (nan if there was no epoch)."""
-    num_epochs = len(history.val_acc_history) - 1  # the history starts with epoch 0
+    num_epochs = len(history.val_metric_history) - 1  # the history starts with epoch 0
     if num_epochs < 1 or not history.loss_history:
         return float("nan")
     iterations_per_epoch = len(history.loss_history) // num_epochs
@@ -159,7 +159,7 @@ def summarize(result: Result) -> str:
             parts = [f"epoch {e} ({stats[e][0]:+.2f}, {stats[e][1]:.2f})" for e in shown]
             lines.append(f"{label:>9} {layer:<10} " + ", ".join(parts))
     for label, history in result.runs.items():
-        val = history.val_acc_history
+        val = history.val_metric_history
         lines.append(
             f"{label:>9}: val acc after epoch 1 {val[1]:.3f}, final {val[-1]:.3f}, best "
             f"{max(val):.3f}; last epoch's mean training loss {last_epoch_loss(history):.3f}"

@@ -94,9 +94,9 @@ def summarize(result: Result) -> str:
         reached = first_below(history.loss_history, result.target_loss)
         when = f"iteration {reached}" if reached is not None else "never"
         lines.append(
-            f"{label:>9}: train acc final {history.train_acc_history[-1]:.3f} best "
-            f"{max(history.train_acc_history):.3f}; val acc final {history.val_acc_history[-1]:.3f} "
-            f"best {max(history.val_acc_history):.3f}; final loss "
+            f"{label:>9}: train acc final {history.train_metric_history[-1]:.3f} best "
+            f"{max(history.train_metric_history):.3f}; val acc final {history.val_metric_history[-1]:.3f} "
+            f"best {max(history.val_metric_history):.3f}; final loss "
             f"{np.mean(history.loss_history[-SMOOTHING:]):.3f} ({SMOOTHING}-iteration mean); "
             f"loss < {result.target_loss:g}: {when}"
         )

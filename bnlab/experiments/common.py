@@ -18,16 +18,16 @@ class History:
     """A Solver's curves as plain lists: what results store and :mod:`bnlab.plotting` reads."""
 
     loss_history: list[float] = field(default_factory=list)  # one per iteration
-    train_acc_history: list[float] = field(default_factory=list)  # one per epoch, epoch 0 first
-    val_acc_history: list[float] = field(default_factory=list)
+    train_metric_history: list[float] = field(default_factory=list)  # one per epoch, epoch 0 first
+    val_metric_history: list[float] = field(default_factory=list)
     metric_name: str = "accuracy"  # or 'mse' for regression (lower is better)
 
     @classmethod
     def from_solver(cls, solver: Solver) -> History:
         return cls(
             [float(v) for v in solver.loss_history],
-            [float(v) for v in solver.train_acc_history],
-            [float(v) for v in solver.val_acc_history],
+            [float(v) for v in solver.train_metric_history],
+            [float(v) for v in solver.val_metric_history],
             solver.metric_name,
         )
 

@@ -121,7 +121,7 @@ def run(config: Config) -> Result:
         start = time.perf_counter()
         solver.train()
         runs[label] = History.from_solver(solver)
-        test_acc[label] = solver.check_accuracy(data["X_test"], data["y_test"], batch_size=500)
+        test_acc[label] = solver.check_metric(data["X_test"], data["y_test"], batch_size=500)
         seconds[label] = time.perf_counter() - start
     return Result(
         runs,
@@ -161,9 +161,9 @@ def summarize(result: Result) -> str:
     for label, history in result.runs.items():
         lines.append(
             f"{label:>9} (lr {result.learning_rates[label]}): test acc "
-            f"{result.test_acc[label]:.4f}; val acc final {history.val_acc_history[-1]:.4f} "
-            f"best {max(history.val_acc_history):.4f}; train acc final "
-            f"{history.train_acc_history[-1]:.4f}; last epoch's mean loss "
+            f"{result.test_acc[label]:.4f}; val acc final {history.val_metric_history[-1]:.4f} "
+            f"best {max(history.val_metric_history):.4f}; train acc final "
+            f"{history.train_metric_history[-1]:.4f}; last epoch's mean loss "
             f"{last_epoch_loss(history):.4f}; {result.seconds[label]:.0f} s"
         )
     return "\n".join(lines)

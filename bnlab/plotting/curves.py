@@ -22,7 +22,7 @@ def plot_training_curves(
 ) -> Path:
     """Three panels, one line per run: training loss per iteration, train and val metric per epoch.
 
-    runs: label -> anything with ``loss_history``, ``train_acc_history``, ``val_acc_history``
+    runs: label -> anything with ``loss_history``, ``train_metric_history``, ``val_metric_history``
     (a Solver, or a dict-like record of one), e.g. {'baseline': solver, 'batchnorm': bn_solver}.
     """
     fig, axes = new_figure(3, 1, width=8, row_height=3.0)
@@ -38,9 +38,9 @@ def plot_training_curves(
             loss_ax.plot(np.arange(width - 1, len(loss)), smooth, color=color, label=label)
         else:  # too few points to average: the raw losses are the curve
             loss_ax.plot(loss, "-o", color=color, label=label, ms=3)
-        epochs = np.arange(len(history.train_acc_history))
-        train_ax.plot(epochs, history.train_acc_history, "-o", color=color, label=label, ms=3)
-        val_ax.plot(epochs, history.val_acc_history, "-o", color=color, label=label, ms=3)
+        epochs = np.arange(len(history.train_metric_history))
+        train_ax.plot(epochs, history.train_metric_history, "-o", color=color, label=label, ms=3)
+        val_ax.plot(epochs, history.val_metric_history, "-o", color=color, label=label, ms=3)
     loss_ax.set(title="Training loss", xlabel=LABELS["iteration"], ylabel="Loss")
     train_ax.set(
         title=_metric_label(first, "train"),
