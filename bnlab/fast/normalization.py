@@ -154,6 +154,9 @@ def spatial_batchnorm_backward_fast(
     dout: (N, C, H, W); cache: from spatial_batchnorm_forward_fast.
     Returns dx: (N, C, H, W), dgamma: (C,), dbeta: (C,).
     """
+    dout = check_norm_backward(
+        dout, cache, FastBatchNormCache, "spatial_batchnorm_backward_fast", like="xc"
+    )
     return batchnorm_backward_fast(dout, cache)
 
 

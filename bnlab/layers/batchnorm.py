@@ -252,4 +252,5 @@ def spatial_batchnorm_backward(
     cache: from spatial_batchnorm_forward
     Returns dx: (N, C, H, W), dgamma: (C,), dbeta: (C,).
     """
+    dout = check_norm_backward(dout, cache, BatchNormCache, "spatial_batchnorm_backward")
     return batchnorm_backward_alt(dout, cache)
