@@ -80,8 +80,10 @@ def per_channel_data(rng, shape, dtype):
     """x with a mean far from 0 and a different scale in every channel (axis 1), and dout."""
     C = shape[1]
     stat_shape = (1, C) + (1,) * (len(shape) - 2)
-    mean = rng.normal(0.0, 20.0, stat_shape)  # |mean| up to ~50: far from standardised
-    x = mean + rng.uniform(0.5, 5.0, stat_shape) * rng.standard_normal(shape)
+    # |mean| up to ~30, std 1 to 5: far from standardised, yet float32 keeps ~5 digits of
+    # x - mu (a mean/std ratio of 100 would leave float32 x_hat only ~1e-5 relative)
+    mean = rng.normal(0.0, 10.0, stat_shape)
+    x = mean + rng.uniform(1.0, 5.0, stat_shape) * rng.standard_normal(shape)
     return x.astype(dtype), rng.standard_normal(shape).astype(dtype)
 
 
@@ -93,7 +95,7 @@ def per_channel_data(rng, shape, dtype):
 )
 def test_fast_batchnorm_equals_plain(name, shape, unbiased, dtype, buffered):
     plain_forward, plain_backward, fast_forward, fast_backward, _ = BATCHNORMS[name]
-    rng = np.random.default_rng(abs(hash((name, shape))) % 2**32)
+    rng = np.random.default_rng([len(name), *shape])  # a fixed draw per case
     C, rtol = shape[1], RTOL[dtype]
     gamma, beta = rng.normal(1.0, 0.5, C).astype(dtype), rng.standard_normal(C).astype(dtype)
     plain_param = {"mode": "train", "momentum": 0.7, "unbiased": unbiased}
@@ -122,7 +124,7 @@ def test_fast_layernorm_equals_plain(shape, dtype):
     rng = np.random.default_rng(shape[0] * 100 + shape[1])
     D, rtol = shape[1], RTOL[dtype]
     # rows far from zero mean, each on its own scale: layernorm's statistics run along rows
-    x = (rng.normal(0.0, 20.0, (shape[0], 1)) + rng.uniform(0.5, 5.0, (shape[0], 1))
+    x = (rng.normal(0.0, 10.0, (shape[0], 1)) + rng.uniform(1.0, 5.0, (shape[0], 1))
          * rng.standard_normal(shape)).astype(dtype)  # fmt: skip
     dout = rng.standard_normal(shape).astype(dtype)
     gamma, beta = rng.normal(1.0, 0.5, D).astype(dtype), rng.standard_normal(D).astype(dtype)
