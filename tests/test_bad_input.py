@@ -4,6 +4,14 @@ and shows what was expected and what was given -- never a bare numpy broadcastin
 import numpy as np
 import pytest
 
+from bnlab.fast.normalization import (
+    batchnorm_backward_fast,
+    batchnorm_forward_fast,
+    layernorm_backward_fast,
+    layernorm_forward_fast,
+    spatial_batchnorm_backward_fast,
+    spatial_batchnorm_forward_fast,
+)
 from bnlab.fast.pooling import avg_pool_backward_fast
 from bnlab.layers import (
     affine_backward,
@@ -235,6 +243,11 @@ def _forward_caches():
         "spatial", spatial_batchnorm_backward, spatial_batchnorm_forward(X4, ONES3, ZEROS3, train())
     )
     add("layernorm", layernorm_backward, layernorm_forward(X, ONES5, ZEROS5, {}))
+    add("batchnorm_fast", batchnorm_backward_fast,
+        batchnorm_forward_fast(X, ONES5, ZEROS5, train()))  # fmt: skip
+    add("spatial_fast", spatial_batchnorm_backward_fast,
+        spatial_batchnorm_forward_fast(X4, ONES3, ZEROS3, train()))  # fmt: skip
+    add("layernorm_fast", layernorm_backward_fast, layernorm_forward_fast(X, ONES5, ZEROS5, {}))
     add(
         "dropout train",
         dropout_backward,

@@ -7,12 +7,11 @@ and spatial batchnorm's per-channel statistics.
 import numpy as np
 import pytest
 
+from bnlab.fast.normalization import batchnorm_backward_fast, batchnorm_forward_fast
 from bnlab.layers import (
     batchnorm_backward,
     batchnorm_backward_alt,
     batchnorm_forward,
-    layernorm_backward,
-    layernorm_forward,
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
@@ -109,27 +108,29 @@ def test_cs231n_test_mode_after_50_training_batches():
 # --- the two backward passes -----------------------------------------------------------
 
 
-def forward_in_mode(rng, mode, N=6, D=5):
-    """A batchnorm forward in ``mode``; in test mode the running stats come from two batches."""
+def forward_in_mode(rng, mode, forward=batchnorm_forward, N=6, D=5):
+    """A batchnorm forward in ``mode``; in test mode the running stats come from two batches.
+
+    Returns x, its cache, gamma and bn_param.
+    """
     gamma, beta = rng.normal(1.0, 0.5, D), rng.normal(size=D)
     bn_param = train_param(momentum=0.5)
     for _ in range(2):
-        batchnorm_forward(rng.normal(2.0, 3.0, (N, D)), gamma, beta, bn_param)
+        forward(rng.normal(2.0, 3.0, (N, D)), gamma, beta, bn_param)
     bn_param["mode"] = mode
     x = rng.normal(2.0, 3.0, (N, D))
-    _, cache = batchnorm_forward(x, gamma, beta, bn_param)
-    return cache, gamma, bn_param
+    _, cache = forward(x, gamma, beta, bn_param)
+    return x, cache, gamma, bn_param
 
 
 def relative_difference(a, b):
     return np.abs(a - b).max() / np.abs(b).max()
 
 
-@pytest.mark.parametrize("mode", ["train", "test"])
-def test_naive_and_alt_backward_agree(mode):
+def test_naive_and_alt_backward_agree_in_train_mode():
     rng = np.random.default_rng(5)
-    cache, _, _ = forward_in_mode(rng, mode)
-    dout = rng.standard_normal(cache.xc.shape)
+    x, cache, _, _ = forward_in_mode(rng, "train")
+    dout = rng.standard_normal(x.shape)
     for naive, alt, name in zip(
         batchnorm_backward(dout, cache),
         batchnorm_backward_alt(dout, cache),
@@ -140,40 +141,66 @@ def test_naive_and_alt_backward_agree(mode):
         assert err <= SAME_MATHS_RTOL, f"{name}: naive vs alt relative difference {err:.1e}"
 
 
-def test_test_mode_backward_is_gamma_inv_std_dout_exactly():
+@pytest.mark.parametrize(
+    "forward, backward",
+    [
+        (batchnorm_forward, batchnorm_backward),
+        (batchnorm_forward, batchnorm_backward_alt),
+        (batchnorm_forward_fast, batchnorm_backward_fast),
+    ],
+    ids=["naive", "alt", "fast"],
+)
+def test_test_mode_backward_is_gamma_inv_std_dout(forward, backward):
+    # In test mode mu and var are the running statistics, constants: the graph through them is
+    # cut, and every backward must reduce to the frozen-statistics gradient, computed here from
+    # bn_param alone (not from the cache the backward reads).
     rng = np.random.default_rng(6)
-    cache, gamma, bn_param = forward_in_mode(rng, "test")
-    dout = rng.standard_normal(cache.xc.shape)
+    x, cache, gamma, bn_param = forward_in_mode(rng, "test", forward)
+    dout = rng.standard_normal(x.shape)
     inv_std = 1.0 / np.sqrt(bn_param["running_var"] + bn_param["eps"])
-    expected = gamma * inv_std * dout  # mu and var are constants in test mode
-    for backward in (batchnorm_backward, batchnorm_backward_alt):
-        dx = backward(dout, cache)[0]
-        assert np.array_equal(dx, expected), (
-            f"{backward.__name__}: max diff {abs(dx - expected).max()}"
-        )
+    x_hat = (x - bn_param["running_mean"]) * inv_std
+    expected = {
+        "dx": dout * gamma * inv_std,
+        "dgamma": (dout * x_hat).sum(axis=0),
+        "dbeta": dout.sum(axis=0),
+    }
+    for (name, want), got in zip(expected.items(), backward(dout, cache), strict=True):
+        err = relative_difference(got, want)
+        assert err <= SAME_MATHS_RTOL, f"{backward.__name__} {name}: relative difference {err:.1e}"
 
 
 def test_train_mode_backward_is_not_the_frozen_one():
     # Guards the test above: in train mode dx also flows through mu and var.
     rng = np.random.default_rng(6)
-    cache, gamma, _ = forward_in_mode(rng, "train")
-    dout = rng.standard_normal(cache.xc.shape)
+    x, cache, gamma, _ = forward_in_mode(rng, "train")
+    dout = rng.standard_normal(x.shape)
     frozen = gamma * cache.inv_std * dout
     assert relative_difference(batchnorm_backward_alt(dout, cache)[0], frozen) > 1e-3
 
 
-def test_backward_leaves_cache_and_dout_alone():
+@pytest.mark.parametrize(
+    "forward, backward, other",
+    [
+        (batchnorm_forward, batchnorm_backward_alt, batchnorm_backward),
+        (batchnorm_forward_fast, batchnorm_backward_fast, batchnorm_backward_fast),
+    ],
+    ids=["plain", "fast"],
+)
+def test_backward_leaves_cache_and_dout_alone(forward, backward, other):
+    # The fast backward works in place on its own buffers: never on dout or the cache.
     rng = np.random.default_rng(7)
     x = rng.standard_normal((4, 3))
     x_before = x.copy()
-    _, cache = batchnorm_forward(x, np.ones(3), np.zeros(3), train_param())
+    _, cache = forward(x, np.ones(3), np.zeros(3), train_param())
     dout = rng.standard_normal((4, 3))
-    dout_before, xc_before = dout.copy(), cache.xc.copy()
-    first = batchnorm_backward_alt(dout, cache)
-    batchnorm_backward(dout, cache)
-    again = batchnorm_backward_alt(dout, cache)
+    dout_before = dout.copy()
+    cache_before = [np.copy(field) for field in cache]
+    first = backward(dout, cache)
+    other(dout, cache)
+    again = backward(dout, cache)
     assert np.array_equal(x, x_before) and np.array_equal(dout, dout_before)
-    assert np.array_equal(cache.xc, xc_before)
+    for name, field, before in zip(cache._fields, cache, cache_before, strict=True):
+        assert np.array_equal(field, before), f"cache.{name} changed"
     for a, b in zip(first, again, strict=True):
         assert np.array_equal(a, b)
 
@@ -343,24 +370,3 @@ def test_spatial_equals_2d_batchnorm_of_the_transposed_input(mode, unbiased):
         np.testing.assert_allclose(dbeta, dbeta2, rtol=1e-10)
         for key in ("running_mean", "running_var"):
             np.testing.assert_allclose(spatial_param[key], flat_param[key], rtol=SAME_MATHS_RTOL)
-
-
-# --- numpy's global settings -----------------------------------------------------------
-
-
-def test_layers_restore_numpys_buffer_size_and_error_settings():
-    # The normalisation layers shrink NumPy's ufunc buffer while they run; the caller's
-    # settings must come back afterwards, also when the layer raises.
-    rng = np.random.default_rng(16)
-    x, dout = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
-    with np.errstate(over="raise", under="warn"):
-        np.setbufsize(4096)
-        settings = (np.getbufsize(), np.geterr())
-        _, cache = batchnorm_forward(x, np.ones(4), np.zeros(4), train_param())
-        batchnorm_backward(dout, cache)
-        batchnorm_backward_alt(dout, cache)
-        layernorm_backward(dout, layernorm_forward(x, np.ones(4), np.zeros(4), {})[1])
-        assert (np.getbufsize(), np.geterr()) == settings
-        with pytest.raises(ValueError):
-            batchnorm_forward(x, np.ones(4), np.zeros(4), {"mode": "eval"})
-        assert (np.getbufsize(), np.geterr()) == settings

@@ -1,5 +1,5 @@
 """Group normalization: standardisation per (example, group), its two limits (layernorm and
-instance norm), PyTorch parity, dtypes and bad input.
+instance norm), PyTorch parity (plain and fast), dtypes and bad input.
 
 Numerical gradients (relative error <= 1e-7, float64, random non-uniform dout) are checked by
 the catalog entries 'groupnorm' and 'groupnorm_cs231n_shape' in tests/test_layer_gradients.py.
@@ -8,6 +8,10 @@ the catalog entries 'groupnorm' and 'groupnorm_cs231n_shape' in tests/test_layer
 import numpy as np
 import pytest
 
+from bnlab.fast.normalization import (
+    spatial_groupnorm_backward_fast,
+    spatial_groupnorm_forward_fast,
+)
 from bnlab.layers import spatial_groupnorm_backward, spatial_groupnorm_forward
 
 EPS = 1e-5
@@ -99,9 +103,17 @@ def test_eps_defaults_to_1e_5_and_is_used():
 # --- PyTorch ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "forward, backward",
+    [
+        (spatial_groupnorm_forward, spatial_groupnorm_backward),
+        (spatial_groupnorm_forward_fast, spatial_groupnorm_backward_fast),
+    ],
+    ids=["plain", "fast"],
+)
 @pytest.mark.parametrize("gamma_shape", [(6,), (1, 6, 1, 1)], ids=["(C,)", "(1,C,1,1)"])
 @pytest.mark.parametrize("G", [1, 2, 3, 6])
-def test_matches_torch_group_norm(G, gamma_shape):
+def test_matches_torch_group_norm(G, gamma_shape, forward, backward):
     torch = pytest.importorskip("torch")
     x, gamma, beta, dout = make_inputs(np.random.default_rng(5), gamma_shape=gamma_shape)
     C = x.shape[1]
@@ -113,8 +125,8 @@ def test_matches_torch_group_norm(G, gamma_shape):
     out_t = layer(x_t)
     out_t.backward(torch.from_numpy(dout))
 
-    out, cache = spatial_groupnorm_forward(x, gamma, beta, G, {"eps": EPS})
-    dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
+    out, cache = forward(x, gamma, beta, G, {"eps": EPS})
+    dx, dgamma, dbeta = backward(dout, cache)
     ours = {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
     # dgamma and dbeta come back in the shape gamma and beta were given in
     theirs = {

@@ -1,9 +1,18 @@
-"""bnlab against PyTorch (float64) and against the running-statistics conventions of the
-other sources listed in the module docstring of bnlab/layers/batchnorm.py."""
+"""bnlab against PyTorch (float64), plain and fast normalisation layers alike, and against the
+running-statistics conventions of the other sources listed in the module docstring of
+bnlab/layers/batchnorm.py (those need no PyTorch: only the tests that use it import it)."""
 
 import numpy as np
 import pytest
 
+from bnlab.fast.normalization import (
+    batchnorm_backward_fast,
+    batchnorm_forward_fast,
+    layernorm_backward_fast,
+    layernorm_forward_fast,
+    spatial_batchnorm_backward_fast,
+    spatial_batchnorm_forward_fast,
+)
 from bnlab.layers import (
     batchnorm_backward,
     batchnorm_backward_alt,
@@ -13,13 +22,6 @@ from bnlab.layers import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
-
-
-@pytest.fixture
-def torch():
-    """PyTorch, for the tests that compare against it; the convention tests run without it."""
-    return pytest.importorskip("torch")
-
 
 # Both sides compute the same float64 maths in a different operation order (PyTorch's
 # reductions are blocked/vectorised differently), so they agree to ~1e-14 relative; 1e-10
@@ -50,11 +52,19 @@ KINDS = {
     # kind: (shape, bnlab forward, bnlab backwards, torch module)
     "1d": ((16, 5), batchnorm_forward, (batchnorm_backward, batchnorm_backward_alt), "BatchNorm1d"),
     "2d": ((4, 3, 5, 6), spatial_batchnorm_forward, (spatial_batchnorm_backward,), "BatchNorm2d"),
+    "1d_fast": ((16, 5), batchnorm_forward_fast, (batchnorm_backward_fast,), "BatchNorm1d"),
+    "2d_fast": (
+        (4, 3, 5, 6),
+        spatial_batchnorm_forward_fast,
+        (spatial_batchnorm_backward_fast,),
+        "BatchNorm2d",
+    ),
 }
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_batchnorm_matches_pytorch(kind, torch):
+def test_batchnorm_matches_pytorch(kind):
+    torch = pytest.importorskip("torch")
     shape, forward, backwards, module = KINDS[kind]
     rng = np.random.default_rng(2015)
     C = shape[1]
@@ -93,7 +103,13 @@ def test_batchnorm_matches_pytorch(kind, torch):
         step("test", rng.normal(0.5, 2.0, shape), rng.standard_normal(shape))
 
 
-def test_layernorm_matches_pytorch(torch):
+@pytest.mark.parametrize(
+    "forward, backward",
+    [(layernorm_forward, layernorm_backward), (layernorm_forward_fast, layernorm_backward_fast)],
+    ids=["plain", "fast"],
+)
+def test_layernorm_matches_pytorch(forward, backward):
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(2016)
     N, D = 6, 7
     gamma, beta = rng.normal(1.0, 0.5, D), rng.standard_normal(D)
@@ -106,8 +122,8 @@ def test_layernorm_matches_pytorch(torch):
     out_t = layer(x_t)
     out_t.backward(torch.from_numpy(dout))
 
-    out, cache = layernorm_forward(x, gamma, beta, {"eps": 1e-5})
-    dx, dgamma, dbeta = layernorm_backward(dout, cache)
+    out, cache = forward(x, gamma, beta, {"eps": 1e-5})
+    dx, dgamma, dbeta = backward(dout, cache)
     assert_close(out, as_numpy(out_t), "layernorm out")
     assert_close(dx, as_numpy(x_t.grad), "layernorm dx")
     assert_close(dgamma, as_numpy(layer.weight.grad), "layernorm dgamma")

@@ -1,6 +1,6 @@
 """NumPy's ufunc buffer, made small for the duration of a ``with`` block.
 
-Why it pays is explained, with measurements, in ``docs/organisation.md`` ("The ufunc buffer").
+Why it pays is explained, with measurements, in ``docs/fast-path.md`` ("The ufunc buffer").
 In short: NumPy can copy a broadcast operand through its ufunc buffer row by row, and with the
 default 8192-element buffer that copy can cost more than the arithmetic for wide rows; a small
 buffer lets it read the operand in place. No layer changes this setting on its own: the Solver's

@@ -25,6 +25,16 @@ from typing import Any
 
 import numpy as np
 
+from bnlab.fast.normalization import (
+    batchnorm_backward_fast,
+    batchnorm_forward_fast,
+    layernorm_backward_fast,
+    layernorm_forward_fast,
+    spatial_batchnorm_backward_fast,
+    spatial_batchnorm_forward_fast,
+    spatial_groupnorm_backward_fast,
+    spatial_groupnorm_forward_fast,
+)
 from bnlab.fast.pooling import avg_pool_backward_fast, avg_pool_forward_fast
 from bnlab.gradcheck.check_layer import DEFAULT_TOL, GradCheckReport, check_layer, check_loss
 from bnlab.layers import (
@@ -253,10 +263,17 @@ _conv_norm_inputs = {"x": normal(2, CC, H, W), "w": normal(F, CC, 3, 3),
 _OVERLAPPING_POOL = {"pool_height": 3, "pool_width": 3, "stride": 2}
 _HALVING_POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 SPATIAL_BN = (spatial_batchnorm_forward, spatial_batchnorm_backward)
+SPATIAL_BN_FAST = (spatial_batchnorm_forward_fast, spatial_batchnorm_backward_fast)
+LAYERNORM = (layernorm_forward, layernorm_backward)
+LAYERNORM_FAST = (layernorm_forward_fast, layernorm_backward_fast)
+GROUPNORM = (spatial_groupnorm_forward, spatial_groupnorm_backward)
+GROUPNORM_FAST = (spatial_groupnorm_forward_fast, spatial_groupnorm_backward_fast)
 _group_x = normal(2, 6, 2, 3, mean=5, std=3)  # C = 6 channels: groups of 1, 2, 3 or 6
 
 
-def _batchnorm_checks(backward: Callable, label: str) -> list[LayerCheck]:
+def _batchnorm_checks(
+    backward: Callable, label: str, forward: Callable = batchnorm_forward
+) -> list[LayerCheck]:
     """batchnorm with this backward, in train mode, test mode, and after an affine layer."""
     # x far from zero mean and unit variance: a backward that assumes x is already
     # standardised (drops the mean or variance paths) then gets visibly wrong numbers.
@@ -266,14 +283,47 @@ def _batchnorm_checks(backward: Callable, label: str) -> list[LayerCheck]:
         "running_var": uniform(D, low=10, high=40),
     }
     return [
-        LayerCheck(f"{label}_train", batchnorm_forward, backward, inputs=bn_inputs,
+        LayerCheck(f"{label}_train", forward, backward, inputs=bn_inputs,
                    params={"bn_param": {"mode": "train"}}, note="train mode: batch statistics"),
-        LayerCheck(f"{label}_test", batchnorm_forward, backward, inputs=bn_inputs,
+        LayerCheck(f"{label}_test", forward, backward, inputs=bn_inputs,
                    params={"bn_param": {"mode": "test", **running}},
                    note="test mode: running statistics"),
-        LayerCheck(f"affine_{label}", *compose(AFFINE, (batchnorm_forward, backward), 3),
+        LayerCheck(f"affine_{label}", *compose(AFFINE, (forward, backward), 3),
                    inputs=_affine_norm_inputs, params={"bn_param": {"mode": "train"}},
                    note="train mode; dx reaches x through w, as in a network"),
+    ]  # fmt: skip
+
+
+def _spatial_batchnorm_checks(layer: tuple[Callable, Callable], label: str) -> list[LayerCheck]:
+    """spatial batchnorm (forward, backward) in train mode and test mode."""
+    running = {"running_mean": normal(C, mean=-7), "running_var": uniform(C, low=4, high=16)}
+    return [
+        LayerCheck(f"{label}_train", *layer, inputs=_spatial_inputs,
+                   params={"bn_param": {"mode": "train"}},
+                   note="train mode: statistics over N, H, W"),
+        LayerCheck(f"{label}_test", *layer, inputs=_spatial_inputs,
+                   params={"bn_param": {"mode": "test", **running}},
+                   note="test mode: running statistics"),
+    ]  # fmt: skip
+
+
+def _layernorm_and_groupnorm_checks(
+    layernorm: tuple[Callable, Callable], groupnorm: tuple[Callable, Callable], suffix: str
+) -> list[LayerCheck]:
+    """layernorm, and groupnorm with gamma, beta of shape (C,) and of cs231n's (1, C, 1, 1)."""
+    return [
+        LayerCheck(f"layernorm{suffix}", *layernorm,
+                   inputs={"x": normal(N, D, mean=12, std=5), "gamma": normal(D),
+                           "beta": normal(D)},
+                   params={"ln_param": {}}),
+        LayerCheck(f"groupnorm{suffix}", *groupnorm,
+                   inputs={"x": _group_x, "gamma": normal(6), "beta": normal(6)},
+                   params={"G": 2, "gn_param": {}}, note="G = 2 groups of 3 channels"),
+        LayerCheck(f"groupnorm{suffix}_cs231n_shape", *groupnorm,
+                   inputs={"x": _group_x, "gamma": normal(1, 6, 1, 1),
+                           "beta": normal(1, 6, 1, 1)},
+                   params={"G": 3, "gn_param": {}},
+                   note="gamma, beta of cs231n's shape (1, C, 1, 1); G = 3 groups of 2 channels"),
     ]  # fmt: skip
 
 
@@ -288,24 +338,11 @@ CATALOG: list[LayerCheck | LossCheck] = [
     LayerCheck("tanh", tanh_forward, tanh_backward, inputs={"x": normal(N, D)}),
     *_batchnorm_checks(batchnorm_backward, "batchnorm"),
     *_batchnorm_checks(batchnorm_backward_alt, "batchnorm_alt"),
-    LayerCheck("spatial_batchnorm_train", spatial_batchnorm_forward, spatial_batchnorm_backward,
-               inputs=_spatial_inputs, params={"bn_param": {"mode": "train"}},
-               note="train mode: statistics over N, H, W"),
-    LayerCheck("spatial_batchnorm_test", spatial_batchnorm_forward, spatial_batchnorm_backward,
-               inputs=_spatial_inputs,
-               params={"bn_param": {"mode": "test", "running_mean": normal(C, mean=-7),
-                                    "running_var": uniform(C, low=4, high=16)}},
-               note="test mode: running statistics"),
-    LayerCheck("layernorm", layernorm_forward, layernorm_backward,
-               inputs={"x": normal(N, D, mean=12, std=5), "gamma": normal(D), "beta": normal(D)},
-               params={"ln_param": {}}),
-    LayerCheck("groupnorm", spatial_groupnorm_forward, spatial_groupnorm_backward,
-               inputs={"x": _group_x, "gamma": normal(6), "beta": normal(6)},
-               params={"G": 2, "gn_param": {}}, note="G = 2 groups of 3 channels"),
-    LayerCheck("groupnorm_cs231n_shape", spatial_groupnorm_forward, spatial_groupnorm_backward,
-               inputs={"x": _group_x, "gamma": normal(1, 6, 1, 1), "beta": normal(1, 6, 1, 1)},
-               params={"G": 3, "gn_param": {}},
-               note="gamma, beta of cs231n's shape (1, C, 1, 1); G = 3 groups of 2 channels"),
+    *_batchnorm_checks(batchnorm_backward_fast, "batchnorm_fast", batchnorm_forward_fast),
+    *_spatial_batchnorm_checks(SPATIAL_BN, "spatial_batchnorm"),
+    *_spatial_batchnorm_checks(SPATIAL_BN_FAST, "spatial_batchnorm_fast"),
+    *_layernorm_and_groupnorm_checks(LAYERNORM, GROUPNORM, ""),
+    *_layernorm_and_groupnorm_checks(LAYERNORM_FAST, GROUPNORM_FAST, "_fast"),
     LayerCheck("conv_naive", conv_forward_naive, conv_backward_naive, inputs=_conv_inputs,
                params={"conv_param": _STRIDED_CONV}, note="stride 2, pad 1"),
     LayerCheck("conv_fast", conv_forward_fast, conv_backward_fast, inputs=_conv_inputs,

@@ -34,81 +34,38 @@ Keras        old value  0.99      biased    0, 1       momentum=0.99, eps=1e-3
 
 (The seeds' MyBN also never switches to its running statistics: it normalises test data with
 the test batch's own statistics. Keras' default eps is 1e-3; everyone else's is 1e-5.)
+
+This module is the lesson, plain NumPy from top to bottom. The nets train with the fast twins
+in :mod:`bnlab.fast.normalization` (the same numbers in fewer passes over memory); what each
+trick buys is in docs/fast-path.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from bnlab._validation import (
-    check_choice,
-    check_dout,
-    check_float_array,
-    check_param,
-    check_param_dict,
-    check_shape,
-)
-from bnlab.layers.normalization import (
-    Axes,
-    center,
-    centered_backward,
-    count_over,
-    dot_over,
-    kept_shape,
-    small_ufunc_buffer,
-    sum_over,
-)
-
-MODES = ("train", "test")
+from bnlab.layers.checks import check_batchnorm_forward, check_norm_backward
 
 
 class BatchNormCache(NamedTuple):
-    """What batchnorm's forward keeps for either backward (shapes for x: (N, D)).
+    """What batchnorm's forward keeps for the backwards.
 
-    It keeps the centred input xc rather than x_hat = xc * inv_std: the forward then never
-    materialises x_hat (out = xc * (gamma * inv_std) + beta), and the closed-form backward
-    needs only xc. ``cache.x_hat`` still works: it is computed when asked for.
+    Shapes for x: (N, D); for spatial batchnorm x: (N, C, H, W) and the statistics (1, C, 1, 1).
     """
 
-    xc: np.ndarray  # (N, D) x - mu, the centred input
+    made_by = "batchnorm_forward or spatial_batchnorm_forward"  # named in the backwards' errors
+
+    x_hat: np.ndarray  # (N, D) the standardised input, (x - mu) * inv_std
+    xc: np.ndarray  # (N, D) the centred input, x - mu
     mu: np.ndarray  # (1, D) the mean used: batch mean in train mode, running mean in test mode
-    var: np.ndarray  # (1, D) the variance used (biased batch variance in train mode)
+    var: np.ndarray  # (1, D) the variance used (the biased batch variance in train mode)
     inv_std: np.ndarray  # (1, D) 1 / sqrt(var + eps)
     gamma: np.ndarray  # (1, D) the scale, shaped to broadcast against x
     eps: float
-    axes: Axes  # the axes the statistics run over: (0,) or (0, 2, 3)
+    axes: tuple[int, ...]  # the axes the statistics run over: (0,), or (0, 2, 3) spatially
     mode: str  # 'train' or 'test'
-
-    @property
-    def x_hat(self) -> np.ndarray:
-        """(N, D) the standardised input, xc * inv_std (a new array on every access)."""
-        return self.xc * self.inv_std
-
-
-def _read_bn_param(bn_param: Any, num_features: int, dtype: np.dtype) -> tuple[str, float, float]:
-    """Validate bn_param, fill in its defaults in place, return (mode, eps, momentum)."""
-    check_param_dict("bn_param", bn_param)
-    if "mode" not in bn_param:
-        raise ValueError("bn_param['mode'] is missing: expected 'train' or 'test'")
-    mode = bn_param["mode"]
-    check_choice("bn_param['mode']", mode, MODES)
-    eps = bn_param.setdefault("eps", 1e-5)
-    if not eps > 0:
-        raise ValueError(f"bn_param['eps'] must be > 0, got {eps!r}")
-    momentum = bn_param.setdefault("momentum", 0.9)
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(
-            f"bn_param['momentum'] must be in [0, 1] (the weight of the old running value), "
-            f"got {momentum!r}"
-        )
-    bn_param.setdefault("unbiased", False)
-    bn_param.setdefault("running_mean", np.zeros(num_features, dtype=dtype))
-    bn_param.setdefault("running_var", np.ones(num_features, dtype=dtype))
-    check_shape("bn_param['running_mean']", bn_param["running_mean"], (num_features,))
-    check_shape("bn_param['running_var']", bn_param["running_var"], (num_features,))
-    return mode, eps, momentum
 
 
 def update_running_stats(bn_param: dict, mu: np.ndarray, var: np.ndarray, m: int) -> None:
@@ -121,42 +78,6 @@ def update_running_stats(bn_param: dict, mu: np.ndarray, var: np.ndarray, m: int
         var = var * (m / (m - 1))  # the population-variance estimate (BN paper, PyTorch)
     bn_param["running_mean"] = momentum * bn_param["running_mean"] + (1 - momentum) * mu
     bn_param["running_var"] = momentum * bn_param["running_var"] + (1 - momentum) * var
-
-
-@small_ufunc_buffer
-def _batchnorm_forward(
-    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict, axes: Axes
-) -> tuple[np.ndarray, BatchNormCache]:
-    """The shared forward: statistics over ``axes``, one (gamma, beta) per feature on axis 1."""
-    num_features = x.shape[1]
-    mode, eps, _ = _read_bn_param(bn_param, num_features, x.dtype)
-    stat_shape = kept_shape(x.shape, axes)  # (1, D) or (1, C, 1, 1)
-    per_feature = f"one per {'channel' if x.ndim == 4 else 'feature'} of x, shape {x.shape}"
-    check_shape("gamma", gamma, (num_features,), per_feature)
-    check_shape("beta", beta, (num_features,), per_feature)
-    gamma = check_param("gamma", gamma, (num_features,), x.dtype).reshape(stat_shape)
-    beta = check_param("beta", beta, (num_features,), x.dtype).reshape(stat_shape)
-
-    if mode == "train":
-        m = count_over(x.shape, axes)
-        if m < 2:
-            raise ValueError(
-                f"batchnorm in train mode needs more than one value per feature to compute a "
-                f"variance, but x of shape {x.shape} gives {m} (use bn_param['mode'] = 'test' "
-                f"for a single example)"
-            )
-        xc, mu, var = center(x, axes)
-        update_running_stats(bn_param, mu.ravel(), var.ravel(), m)
-    else:
-        mu = np.asarray(bn_param["running_mean"], dtype=x.dtype).reshape(stat_shape)
-        var = np.asarray(bn_param["running_var"], dtype=x.dtype).reshape(stat_shape)
-        xc = x - mu
-    inv_std = 1.0 / np.sqrt(var + eps)
-
-    # gamma * x_hat = (gamma * inv_std) * xc: one small product instead of a full-size pass.
-    out = xc * (gamma * inv_std)
-    out += beta
-    return out, BatchNormCache(xc, mu, var, inv_std, gamma, eps, axes, mode)
 
 
 def batchnorm_forward(
@@ -173,35 +94,61 @@ def batchnorm_forward(
     Returns out: (N, D) in x's dtype, and the cache for either backward.
     See the module docstring for the conventions of cs231n, PyTorch, d2l and Keras.
     """
-    check_float_array("x", x, ndim=2)
-    return _batchnorm_forward(x, gamma, beta, bn_param, axes=(0,))
+    gamma, beta = check_batchnorm_forward(x, gamma, beta, bn_param, ndim=2)
+    return _normalize(x, gamma, beta, bn_param, axes=(0,))
 
 
-def _frozen_statistics_backward(
-    dout: np.ndarray, cache: BatchNormCache
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Test mode: mu and var are constants, so dx = gamma * inv_std * dout."""
-    dbeta = sum_over(dout, cache.axes)
-    dgamma = dot_over(dout, cache.xc, cache.axes) * cache.inv_std.ravel()  # sum(dout * x_hat)
-    return dout * (cache.gamma * cache.inv_std), dgamma, dbeta
+def _normalize(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict, axes: tuple[int, ...]
+) -> tuple[np.ndarray, BatchNormCache]:
+    """y = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + eps), mu and var over ``axes``
+
+    x: (N, D) with axes (0,), or (N, C, H, W) with axes (0, 2, 3); gamma, beta: (D,) or (C,).
+    """
+    stat_shape = [1 if i in axes else n for i, n in enumerate(x.shape)]  # (1, D) or (1, C, 1, 1)
+    gamma = gamma.reshape(stat_shape)
+    beta = beta.reshape(stat_shape)
+    if bn_param["mode"] == "train":
+        mu = np.mean(x, axis=axes, keepdims=True)
+        var = np.var(x, axis=axes, keepdims=True)  # biased: divides by m, as the paper does
+        m = x.size // x.shape[1]  # the values behind each statistic: N, or N*H*W spatially
+        update_running_stats(bn_param, mu.reshape(-1), var.reshape(-1), m)
+    else:
+        mu = np.asarray(bn_param["running_mean"], dtype=x.dtype).reshape(stat_shape)
+        var = np.asarray(bn_param["running_var"], dtype=x.dtype).reshape(stat_shape)
+    xc = x - mu
+    inv_std = 1 / np.sqrt(var + bn_param["eps"])
+    x_hat = xc * inv_std
+    out = gamma * x_hat + beta
+    cache = BatchNormCache(
+        x_hat=x_hat,
+        xc=xc,
+        mu=mu,
+        var=var,
+        inv_std=inv_std,
+        gamma=gamma,
+        eps=bn_param["eps"],
+        axes=axes,
+        mode=bn_param["mode"],
+    )
+    return out, cache
 
 
-@small_ufunc_buffer
 def batchnorm_backward(
     dout: np.ndarray, cache: BatchNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The naive backward: walk the forward's computational graph back one node at a time.
+    """The staged backward: walk the forward's computational graph back one node at a time.
 
-    dout: (N, D)
+    dout: (N, D) (or (N, C, H, W) from spatial_batchnorm_forward)
     cache: from batchnorm_forward
-    Returns dx: (N, D), dgamma: (D,), dbeta: (D,).
-    This is the lesson, not the fast path: see batchnorm_backward_alt for that.
+    Returns dx: shape of dout, dgamma: (D,), dbeta: (D,).
+    The closed form, batchnorm_backward_alt, gets the same numbers in fewer passes.
     """
-    dout = check_dout(dout, cache.xc.shape, cache.xc.dtype)
+    dout = check_norm_backward(dout, cache, BatchNormCache, "batchnorm_backward")
     if cache.mode == "test":
-        return _frozen_statistics_backward(dout, cache)
-    xc, _, var, _, gamma, eps, axes, _ = cache
-    m = count_over(xc.shape, axes)
+        return _test_mode_backward(dout, cache)
+    xc, var, eps, gamma, axes = cache.xc, cache.var, cache.eps, cache.gamma, cache.axes
+    m = dout.size // dout.shape[1]  # the values behind each statistic: N, or N*H*W
 
     # The forward, one node per line; the backward below visits them in reverse.
     #   (1) mu      = sum(x) / m
@@ -211,7 +158,6 @@ def batchnorm_backward(
     #   (5) inv_std = 1 / std
     #   (6) x_hat   = xc * inv_std
     #   (7) out     = gamma * x_hat + beta
-    # The cache holds xc (node 2); replay nodes (4) to (6) from it.
     std = np.sqrt(var + eps)
     inv_std = 1 / std
     x_hat = xc * inv_std
@@ -232,39 +178,51 @@ def batchnorm_backward(
     dvar = dstd * 0.5 / std
 
     # (3) var = sum(xc ** 2) / m: xc also fed (6), so its second gradient is added.
-    dxc += 2 * xc * dvar / m
+    dxc = dxc + 2 * xc * dvar / m
 
     # (2) xc = x - mu: the gradient reaches x directly and mu with a minus sign.
-    dx = dxc
     dmu = -np.sum(dxc, axis=axes, keepdims=True)
 
     # (1) mu = sum(x) / m: every x gets an equal share; x also fed (2), so add.
-    dx += dmu / m
+    dx = dxc + dmu / m
     return dx, dgamma, dbeta
 
 
-@small_ufunc_buffer
 def batchnorm_backward_alt(
     dout: np.ndarray, cache: BatchNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dx = gamma * inv_std / m * (m * dout - sum(dout) - x_hat * sum(dout * x_hat))
 
     The closed form: collapsing the graph above, and noting that the two sums are dbeta and
-    dgamma, leaves one expression and two reductions.
+    dgamma, leaves one expression and two reductions (sums over the m = N values of a feature).
     dout: (N, D) (or (N, C, H, W) from spatial_batchnorm_forward)
     cache: from batchnorm_forward (the same cache as batchnorm_backward)
     Returns dx: shape of dout, dgamma: (D,), dbeta: (D,).
     """
-    dout = check_dout(dout, cache.xc.shape, cache.xc.dtype)
+    dout = check_norm_backward(dout, cache, BatchNormCache, "batchnorm_backward_alt")
     if cache.mode == "test":
-        return _frozen_statistics_backward(dout, cache)
-    xc, _, _, inv_std, gamma, _, axes, _ = cache
-    dbeta = sum_over(dout, axes)
-    sum_dout_xc = dot_over(dout, xc, axes)
-    dgamma = sum_dout_xc * inv_std.ravel()  # sum(dout * x_hat), x_hat = xc * inv_std
-    dx = centered_backward(
-        dout, xc, inv_std, axes, scale=gamma, sum_dy=dbeta, sum_dy_xc=sum_dout_xc
-    )
+        return _test_mode_backward(dout, cache)
+    x_hat, inv_std, gamma, axes = cache.x_hat, cache.inv_std, cache.gamma, cache.axes
+    m = dout.size // dout.shape[1]  # the values behind each statistic: N, or N*H*W
+
+    sum_dout = np.sum(dout, axis=axes, keepdims=True)  # (1, D): dbeta, kept to broadcast
+    sum_dout_x_hat = np.sum(dout * x_hat, axis=axes, keepdims=True)  # (1, D): dgamma
+    dx = gamma * inv_std / m * (m * dout - sum_dout - x_hat * sum_dout_x_hat)
+    return dx, sum_dout_x_hat.reshape(-1), sum_dout.reshape(-1)
+
+
+def _test_mode_backward(
+    dout: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dx = gamma * inv_std * dout: in test mode mu and var are constants, not functions of x
+
+    dout: (N, D) (or (N, C, H, W)); cache: from batchnorm_forward in test mode.
+    Returns dx: shape of dout, dgamma: (D,), dbeta: (D,).
+    Both batchnorm_backward and batchnorm_backward_alt come here for a test-mode cache.
+    """
+    dbeta = np.sum(dout, axis=cache.axes)
+    dgamma = np.sum(dout * cache.x_hat, axis=cache.axes)
+    dx = dout * cache.gamma * cache.inv_std
     return dx, dgamma, dbeta
 
 
@@ -279,9 +237,10 @@ def spatial_batchnorm_forward(
         factor uses m = N*H*W (every pixel of every example is a sample of its channel).
     Returns out: (N, C, H, W) and the cache for spatial_batchnorm_backward.
     """
-    check_float_array("x", x, ndim=4)
-    # Reduce over (0, 2, 3) in place: no transpose to (N*H*W, C) and back.
-    return _batchnorm_forward(x, gamma, beta, bn_param, axes=(0, 2, 3))
+    gamma, beta = check_batchnorm_forward(x, gamma, beta, bn_param, ndim=4)
+    # batchnorm with the statistics over N, H and W: the same maths, reduced over (0, 2, 3)
+    # rather than transposed to (N*H*W, C) and back.
+    return _normalize(x, gamma, beta, bn_param, axes=(0, 2, 3))
 
 
 def spatial_batchnorm_backward(
@@ -290,6 +249,8 @@ def spatial_batchnorm_backward(
     """The closed-form backward of spatial batchnorm (batchnorm_backward_alt over N, H, W)
 
     dout: (N, C, H, W)
+    cache: from spatial_batchnorm_forward
     Returns dx: (N, C, H, W), dgamma: (C,), dbeta: (C,).
     """
+    dout = check_norm_backward(dout, cache, BatchNormCache, "spatial_batchnorm_backward")
     return batchnorm_backward_alt(dout, cache)

@@ -3,6 +3,7 @@
     y = gamma * (x - mu) / sqrt(var + eps) + beta,   mu, var per example over its D features
 
 No running statistics and no train/test difference: every example normalises itself.
+The fast twins are in :mod:`bnlab.fast.normalization`.
 """
 
 from __future__ import annotations
@@ -11,29 +12,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab._validation import (
-    check_dout,
-    check_float_array,
-    check_param,
-    check_param_dict,
-    check_shape,
-)
-from bnlab.layers.normalization import (
-    dot_over,
-    small_ufunc_buffer,
-    standardize,
-    standardize_backward,
-    sum_over,
-)
+from bnlab.layers.checks import check_layernorm_forward, check_norm_backward
 
 
 class LayerNormCache(NamedTuple):
-    x_hat: np.ndarray  # (N, D) the standardised input
-    inv_std: np.ndarray  # (N, 1) one per example
-    gamma: np.ndarray  # (D,)
+    """What layernorm_forward keeps for layernorm_backward."""
+
+    made_by = "layernorm_forward"  # named in the backward's errors
+
+    x_hat: np.ndarray  # (N, D) the standardised input, (x - mu) * inv_std
+    inv_std: np.ndarray  # (N, 1) 1 / sqrt(var + eps), one per example
+    gamma: np.ndarray  # (D,) in x's dtype
 
 
-@small_ufunc_buffer
 def layernorm_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict
 ) -> tuple[np.ndarray, LayerNormCache]:
@@ -44,37 +35,35 @@ def layernorm_forward(
     ln_param: dict with optional 'eps' (1e-5)
     Returns out: (N, D) in x's dtype, and the cache.
     """
-    check_float_array("x", x, ndim=2)
-    check_param_dict("ln_param", ln_param)
-    eps = ln_param.get("eps", 1e-5)
-    if not eps > 0:
-        raise ValueError(f"ln_param['eps'] must be > 0, got {eps!r}")
-    D = x.shape[1]
-    check_shape("gamma", gamma, (D,), f"one per feature of x, shape {x.shape}")
-    check_shape("beta", beta, (D,), f"one per feature of x, shape {x.shape}")
-    gamma = check_param("gamma", gamma, (D,), x.dtype)
-    beta = check_param("beta", beta, (D,), x.dtype)
-    x_hat, _, _, inv_std = standardize(x, axes=(1,), eps=eps)
-    out = x_hat * gamma
-    out += beta
-    return out, LayerNormCache(x_hat, inv_std, gamma)
+    gamma, beta, eps = check_layernorm_forward(x, gamma, beta, ln_param)
+    # batchnorm's statistics over axis 1 (the features of one example) instead of axis 0
+    mu = np.mean(x, axis=1, keepdims=True)  # (N, 1)
+    var = np.var(x, axis=1, keepdims=True)  # (N, 1), biased
+    inv_std = 1 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std
+    out = gamma * x_hat + beta
+    return out, LayerNormCache(x_hat=x_hat, inv_std=inv_std, gamma=gamma)
 
 
-@small_ufunc_buffer
 def layernorm_backward(
     dout: np.ndarray, cache: LayerNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)), dx_hat = gamma * dout
 
+    Means over each row's D values.
     dout: (N, D)
+    cache: from layernorm_forward
     Returns dx: (N, D), dgamma: (D,), dbeta: (D,).
     """
-    x_hat, inv_std, gamma = cache
-    dout = check_dout(dout, x_hat.shape, x_hat.dtype)
+    dout = check_norm_backward(dout, cache, LayerNormCache, "layernorm_backward")
+    x_hat, inv_std = cache.x_hat, cache.inv_std
     # gamma and beta are per feature, so their gradients sum over the batch (axis 0) ...
-    dbeta = sum_over(dout, (0,))
-    dgamma = dot_over(dout, x_hat, (0,))
-    # ... while the statistics run over features (axis 1), where gamma is not constant:
-    # it has to be folded into dy before the standardisation backward.
-    dx = standardize_backward(dout * gamma, x_hat, inv_std, axes=(1,))
+    dbeta = np.sum(dout, axis=0)
+    dgamma = np.sum(dout * x_hat, axis=0)
+    # ... while the statistics run over the features (axis 1), where gamma is not constant:
+    # it enters through dx_hat, and the means below are batchnorm's closed form over axis 1.
+    dx_hat = dout * cache.gamma
+    mean_dx_hat = np.mean(dx_hat, axis=1, keepdims=True)  # (N, 1)
+    mean_dx_hat_x_hat = np.mean(dx_hat * x_hat, axis=1, keepdims=True)  # (N, 1)
+    dx = inv_std * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat)
     return dx, dgamma, dbeta

@@ -1,4 +1,5 @@
-"""The normalisation core shared by batchnorm, spatial batchnorm, layernorm and groupnorm.
+"""The fast path's normalisation core: einsum reductions and in-place passes, shared by the fast
+batchnorm, spatial batchnorm, layernorm and groupnorm in :mod:`bnlab.fast.normalization`.
 
 Every one of them standardises x over some axes, then scales and shifts it:
 
@@ -20,52 +21,20 @@ centred input xc = x - mu (x_hat = xc * inv_std) the same backward is
 
 which lets batchnorm keep xc instead of x_hat and so skip one full pass in its forward.
 
-Reductions use ``np.einsum``: it sums products without building the product array first,
-about twice as fast as ``(a * b).sum(axis)`` and it reduces (N, C, H, W) over (0, 2, 3)
-without a transpose.
-
-The layer functions run under ``@small_ufunc_buffer``. NumPy 2.x (seen with 2.4) computes
-``x * gamma`` for x: (N, D), gamma: (1, D) by first copying gamma, row after row, into an
-8192-element buffer. The copy adds a quarter or so to the multiply, and for rows of 4 KiB or
-more (D = 1024 in float32) it can take 10 to 20 times as long as the multiply itself,
-depending on where the buffer happens to lie (glibc's memcpy on an AMD EPYC). With a
-256-element buffer NumPy reads gamma in place.
+Reductions use ``np.einsum``: it sums products without building the product array first, and
+it reduces (N, C, H, W) over (0, 2, 3) without a transpose. What each trick buys, measured, is
+in docs/fast-path.md. The plain versions, for reading, are in :mod:`bnlab.layers`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 
 Axes = tuple[int, ...]
 _LETTERS = "abcdefghij"
-_UFUNC_BUFFER = 256  # elements; NumPy's default is 8192
-F = TypeVar("F", bound=Callable)
-
-
-def small_ufunc_buffer(fn: F) -> F:
-    """Run ``fn`` with NumPy's ufunc buffer at 256 elements (see the module docstring).
-
-    The setting lives in NumPy's errstate context, so it is restored on return, thread-safely.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        # NumPy 2 keeps the buffer size in errstate's context; NumPy 1 does not restore it on
-        # exit, so put the old value back by hand as well.
-        old = np.getbufsize()
-        try:
-            with np.errstate():
-                np.setbufsize(_UFUNC_BUFFER)
-                return fn(*args, **kwargs)
-        finally:
-            np.setbufsize(old)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _subscripts(ndim: int, axes: Axes) -> tuple[str, str]:
