@@ -12,6 +12,14 @@ from collections.abc import Callable
 
 from bnlab._validation import output_length
 from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
+from bnlab.fast.normalization import (
+    batchnorm_backward_fast,
+    batchnorm_forward_fast,
+    layernorm_backward_fast,
+    layernorm_forward_fast,
+    spatial_batchnorm_backward_fast,
+    spatial_batchnorm_forward_fast,
+)
 from bnlab.fast.pooling import (
     avg_pool_backward_fast,
     avg_pool_forward_fast,
@@ -21,12 +29,8 @@ from bnlab.fast.pooling import (
 from bnlab.layers import (
     affine_backward,
     affine_forward,
-    batchnorm_backward_alt,
-    batchnorm_forward,
     dropout_backward,
     dropout_forward,
-    layernorm_backward,
-    layernorm_forward,
     leaky_relu_backward,
     leaky_relu_forward,
     mse_loss,
@@ -35,8 +39,6 @@ from bnlab.layers import (
     sigmoid_backward,
     sigmoid_forward,
     softmax_loss,
-    spatial_batchnorm_backward,
-    spatial_batchnorm_forward,
     svm_loss,
     tanh_backward,
     tanh_forward,
@@ -55,12 +57,12 @@ ACTIVATIONS: dict[str, Pair] = {
 }
 # normalization= setting -> the layer normalising (N, D) features; None means no layer
 NORMALIZATIONS: dict[str, Pair] = {
-    "batchnorm": (batchnorm_forward, batchnorm_backward_alt),
-    "layernorm": (layernorm_forward, layernorm_backward),
+    "batchnorm": (batchnorm_forward_fast, batchnorm_backward_fast),
+    "layernorm": (layernorm_forward_fast, layernorm_backward_fast),
 }
 # ... and the one normalising (N, C, H, W) feature maps per channel (conv nets take only these)
 SPATIAL_NORMALIZATIONS: dict[str, Pair] = {
-    "batchnorm": (spatial_batchnorm_forward, spatial_batchnorm_backward),
+    "batchnorm": (spatial_batchnorm_forward_fast, spatial_batchnorm_backward_fast),
 }
 POOLS: dict[str, Pair] = {
     "max": (max_pool_forward_fast, max_pool_backward_fast),
