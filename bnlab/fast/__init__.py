@@ -4,7 +4,8 @@ A student learns a layer from its plain NumPy version in :mod:`bnlab.layers` (an
 rules from :mod:`bnlab.solver.optim`). The functions here compute the same thing faster:
 einsum reductions, in-place passes, a cached centred input, im2col, scratch buffers. Each has
 a plain twin and a test that the two agree (``tests/test_fast_*.py``); the nets and the
-Solver use these by default. ``docs/fast-path.md`` says what each trick buys; ``docs/organisation.md`` maps both paths.
+Solver use these by default. ``docs/fast-path.md`` says what each trick buys;
+``docs/organisation.md`` maps both paths.
 """
 
 # The fast modules use bnlab.layers' argument checks and caches, and bnlab.layers re-exports the
