@@ -53,7 +53,7 @@ def spatial_from_2d(a, shape):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_seed_example_gives_plus_minus_1_2247(dtype):
-    # The seeds' check: [[1,2],[3,4],[5,6]] -> -1.2247, 0, 1.2247 in both columns.
+    # Study note 000's check: [[1,2],[3,4],[5,6]] -> -1.2247, 0, 1.2247 in both columns.
     x = np.array([[1, 2], [3, 4], [5, 6]], dtype=dtype)
     out, _ = batchnorm_forward(x, np.ones(2, dtype), np.zeros(2, dtype), train_param())
     assert out.dtype == dtype

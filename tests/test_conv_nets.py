@@ -40,7 +40,7 @@ def test_three_layer_convnet_gradients(normalization, reg):
 @pytest.mark.parametrize(
     "normalization, activation, pooling, reg",
     [
-        ("batchnorm", "sigmoid", "avg", 0.0),  # the seed's net
+        ("batchnorm", "sigmoid", "avg", 0.0),  # study note 001's net
         (None, "sigmoid", "avg", 0.0),  # d2l's plain LeNet
         # Not relu with batchnorm here: when every 2x2 window's maximum passes the relu,
         # shifting beta2 shifts affine3's output by one constant for the whole batch, which

@@ -1,4 +1,4 @@
-"""Synthetic image classes and the seeds' y = x^2 regression data."""
+"""Synthetic image classes and the study notes' y = x^2 regression data."""
 
 import numpy as np
 import pytest

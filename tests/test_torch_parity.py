@@ -171,7 +171,7 @@ def d2l_1x_rule(state, x):
 
 
 def mybn_rule(state, x):
-    # the seeds' MyBN: momentum = 0.01 on the OLD value, biased variance, both start at zeros
+    # the study notes' MyBN: momentum = 0.01 on the OLD value, biased variance, both start at zeros
     momentum = 0.01
     mean, var, _ = batch_moments(x)
     state["running_mean"] = momentum * state["running_mean"] + (1.0 - momentum) * mean
@@ -193,7 +193,7 @@ CONVENTIONS = [
     ("PyTorch", pytorch_rule, 1.0, 1e-5, {"momentum": 0.9, "unbiased": True}),
     ("d2l 0.x", d2l_0x_rule, 1.0, 1e-5, {"momentum": 0.9}),
     ("d2l 1.x", d2l_1x_rule, 1.0, 1e-5, {"momentum": 0.9}),
-    ("seeds' MyBN", mybn_rule, 0.0, 1e-5, {"momentum": 0.01, "running_var": np.zeros(D)}),
+    ("study notes' MyBN", mybn_rule, 0.0, 1e-5, {"momentum": 0.01, "running_var": np.zeros(D)}),
     ("Keras", keras_rule, 1.0, 1e-3, {"momentum": 0.99, "eps": 1e-3}),
 ]
 

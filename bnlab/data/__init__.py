@@ -15,7 +15,7 @@ Every image loader returns::
 - ``'cifar10'``: the ``cifar-10-batches-py`` folder (cs231n's 0..255 pixels, 49000 / 1000);
 - ``'synthetic'``: CIFAR-shaped class templates plus noise, made on the spot.
 
-``make_regression_data`` gives the seeds' y = x^2 + noise task with the same X/y keys, and
+``make_regression_data`` gives the study notes' y = x^2 + noise task with the same X/y keys, and
 ``bnlab data fetch NAME`` (:func:`fetch`) downloads the real datasets.
 """
 

@@ -1,4 +1,4 @@
-"""Synthetic data made on the spot: CIFAR-shaped image classes and the seeds' x^2 regression.
+"""Synthetic data made on the spot: CIFAR-shaped image classes and the study notes' x^2 regression.
 
 Both are deterministic per seed (an explicit ``np.random.default_rng(seed)``, no global state).
 """
@@ -76,9 +76,9 @@ def make_regression_data(
 ) -> dict[str, np.ndarray]:
     """y = x^2 + N(0, noise^2); the regression task of seeds 000 and 002.
 
-    As in the seeds, training inputs are ``linspace(low, high, num_train)`` and test inputs
+    As in the study notes, training inputs are ``linspace(low, high, num_train)`` and test inputs
     ``linspace(low, high, num_test)``; validation inputs are drawn uniformly from [low, high]
-    and sorted (so a fitted curve plots directly). The seeds used (-1, 1, noise 0.1), where
+    and sorted (so a fitted curve plots directly). The study notes used (-1, 1, noise 0.1), where
     tanh units stay in their sensitive range, and (-5, 5, noise 1), where they saturate.
     Returns X_train, X_val, X_test: (N, 1) ``dtype``; y_train, y_val, y_test: (N,) ``dtype``.
     """

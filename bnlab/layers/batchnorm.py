@@ -28,12 +28,12 @@ cs231n       old value  0.9       biased    0, 0       momentum=0.9, running_var
 PyTorch      new batch  0.1       unbiased  0, 1       momentum=0.9, unbiased=True
 d2l (0.x)    old value  0.9       biased    0, 1       momentum=0.9 (the defaults)
 d2l (1.x)    new batch  0.1       biased    0, 1       momentum=0.9 (the defaults)
-seeds' MyBN  old value  0.01      biased    0, 0       momentum=0.01, running_var=zeros(D)
+notes' MyBN  old value  0.01      biased    0, 0       momentum=0.01, running_var=zeros(D)
 Keras        old value  0.99      biased    0, 1       momentum=0.99, eps=1e-3
 ===========  =========  ========  ========  =========  ====================================
 
-(The seeds' MyBN also never switches to its running statistics: it normalises test data with
-the test batch's own statistics. Keras' default eps is 1e-3; everyone else's is 1e-5.)
+(The study notes' MyBN also never switches to its running statistics: it normalises test data
+with the test batch's own statistics. Keras' default eps is 1e-3; everyone else's is 1e-5.)
 
 This module is the lesson, plain NumPy from top to bottom. The nets train with the fast twins
 in :mod:`bnlab.fast.normalization` (the same numbers in fewer passes over memory); what each

@@ -49,7 +49,7 @@ class FullyConnectedNet(ChainNet):
     Arguments (cs231n's signature, plus activation, loss and string weight scales):
     - hidden_dims: list of hidden layer sizes
     - input_dim: D, the size of one flattened input (3*32*32 for CIFAR-10)
-    - num_classes: outputs of the last layer (1 for the seeds' scalar regression)
+    - num_classes: outputs of the last layer (1 for the study notes' scalar regression)
     - dropout_keep_ratio: probability of KEEPING a unit; 1 means no dropout
     - normalization: None, 'batchnorm' or 'layernorm'
     - reg: L2 strength; the loss gains 0.5 * reg * sum of squared weights

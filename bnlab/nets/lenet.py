@@ -4,7 +4,7 @@
     - 2x2 avg pool - affine 120 - [bn] - sigmoid - affine 84 - [bn] - sigmoid - affine 10
 
 On 28x28 Fashion-MNIST images the shapes are (1, 28, 28) -> (6, 28, 28) -> (6, 14, 14)
--> (16, 10, 10) -> (16, 5, 5) -> 400 -> 120 -> 84 -> 10. As in the seed (and LeCun et al.,
+-> (16, 10, 10) -> (16, 5, 5) -> 400 -> 120 -> 84 -> 10. As in study note 001 (and LeCun et al.,
 1998) the nonlinearity is the sigmoid and the pooling averages; both can be swapped for the
 modern relu and max pooling.
 """
@@ -34,9 +34,9 @@ class LeNet(ChainNet):
     - input_dim: (C, H, W) of one image; H and W must be multiples of 4 and at least 12, so
       that both 2x2 pools tile exactly (28 and 32 work)
     - num_classes: outputs of the last affine layer
-    - normalization: 'batchnorm' (the seed's net, default) or None (d2l's plain LeNet)
-    - activation: 'sigmoid' (the seed's), 'relu', 'tanh' or 'leaky_relu'
-    - pooling: 'avg' (the seed's) or 'max'
+    - normalization: 'batchnorm' (study note 001's net, default) or None (d2l's plain LeNet)
+    - activation: 'sigmoid' (study note 001's), 'relu', 'tanh' or 'leaky_relu'
+    - pooling: 'avg' (study note 001's) or 'max'
     - weight_scale: 'xavier' by default, the std of d2l's ``init_cnn`` (xavier_uniform_, whose
       std is sqrt(2 / (fan_in + fan_out)) like bnlab's normal 'xavier'); or 'he' or a float
     - reg: L2 strength on the weights; dtype: np.float32 or np.float64; seed: the weights
