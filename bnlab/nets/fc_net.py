@@ -61,6 +61,8 @@ class FullyConnectedNet(ChainNet):
     - activation: 'relu', 'tanh', 'sigmoid' or 'leaky_relu'
     - loss: 'softmax', 'svm' or 'mse'
     Older keywords still work: ``use_batchnorm=True`` and ``dropout=`` (the 2017 DROP probability).
+    The dropout conventions (keep vs drop probability, by source) are set out once, in
+    :mod:`bnlab.layers.dropout`'s docstring.
 
     The constructor below lists the layers; the forward pass, the loss and the backward pass
     are :meth:`ChainNet.loss` (bnlab/nets/model.py), whose loops over the layers are
