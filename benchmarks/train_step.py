@@ -3,7 +3,7 @@
     python benchmarks/train_step.py [--net fc|lenet] [--repeats 15]
 
 A step is what ``Solver._step`` does: draw the next minibatch, forward, loss, backward, and
-an update of every parameter. PyTorch does the same with an ``nn.Sequential`` of the same
+an update of every parameter, timed inside ``small_ufunc_buffer()`` as ``Solver.train`` runs it. PyTorch does the same with an ``nn.Sequential`` of the same
 layers, ``CrossEntropyLoss`` and the same optimiser, indexing the same float32 training array
 for its batch. Interleaved repeats in one run; prints median times and the ratio bnlab / torch.
 
@@ -30,6 +30,7 @@ limit_threads(1)
 from _timing import compare, format_time, keep_freed_memory, torch_single_thread  # noqa: E402
 
 from bnlab.data import make_synthetic_images  # noqa: E402
+from bnlab.fast.ufunc_buffer import small_ufunc_buffer  # noqa: E402
 from bnlab.nets import FullyConnectedNet, LeNet  # noqa: E402
 from bnlab.solver import Solver  # noqa: E402
 
@@ -148,7 +149,8 @@ def main() -> None:
         candidates = {"bnlab": bnlab_step(net, data, batch_size)}
         if torch is not None:
             candidates["torch"] = torch_step(torch, net, data, batch_size)
-        times = compare(candidates, repeats=args.repeats, target_seconds=0.05)
+        with small_ufunc_buffer():  # as Solver.train() runs its steps
+            times = compare(candidates, repeats=args.repeats, target_seconds=0.05)
         if torch is None:
             print(
                 f"{batch_size:>6} {format_time(times.median('bnlab')):>10}   (torch not installed)"
