@@ -1,3 +1,4 @@
+# ruff: noqa: NPY002  (cs231n seeds and draws from NumPy's global random state)
 """A correct cs231n-style layers.py, written for bnlab's checker tests (plain NumPy).
 
 Conventions of today's cs231n: running_var starts at zeros, dropout's p is the KEEP
@@ -17,7 +18,7 @@ def affine_forward(x, w, b):
 
 
 def affine_backward(dout, cache):
-    x, w, b = cache
+    x, w, _ = cache
     x_flat = x.reshape(x.shape[0], -1)
     dx = dout.dot(w.T).reshape(x.shape)
     dw = x_flat.T.dot(dout)
@@ -52,7 +53,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     mode = bn_param["mode"]
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
-    N, D = x.shape
+    D = x.shape[1]
     running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
     running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
     if mode == "train":
