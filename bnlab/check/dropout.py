@@ -36,7 +36,8 @@ def _docstring_says_drop(fn: Any) -> bool | None:
     text = (inspect.getdoc(fn) or "").lower()
     for sentence in re.split(r"[.\n]\s*\n|\.\s", text):
         if re.search(r"\bp\b", sentence) and "probab" in sentence:
-            drop, keep = "drop" in sentence, "keep" in sentence or "retain" in sentence
+            drop = re.search(r"\bdrop(s|ped|ping)?\b", sentence) is not None  # not "dropout"
+            keep = re.search(r"\b(keep\w*|kept|retain\w*)\b", sentence) is not None
             if drop != keep:
                 return drop
     return None
@@ -72,7 +73,9 @@ def check_dropout_forward(fns: dict, name: str, options: dict) -> list[Finding]:
     values = mask[kept]
     value = float(np.median(values)) if values.size else 0.0
     uniform = values.size > 0 and np.allclose(values, value, rtol=1e-6)
-    sigma = np.sqrt(keep * (1 - keep) / mask.size)
+    shared = kept.shape[0] > 1 and bool(np.all(kept == kept[:1]))
+    # a mask shared by the rows has only one row's worth of independent draws
+    sigma = np.sqrt(keep * (1 - keep) / (kept[0].size if shared else kept.size))
     near = {
         name_: abs(fraction - f) < 6 * sigma for name_, f in (("keep", keep), ("drop", 1 - keep))
     }
@@ -107,7 +110,7 @@ def check_dropout_forward(fns: dict, name: str, options: dict) -> list[Finding]:
         _scales(findings, value, test_value, test_identity, keep, fields)
 
     # one mask per example, not one shared by the whole batch
-    if kept.shape[0] > 1 and np.all(kept == kept[:1]):
+    if shared:
         findings.append(
             finding(
                 "do_mask_shared_across_batch",

@@ -19,18 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import bnlab
-from bnlab.check.probing import finding
 
 DEFAULT_TIMEOUT = 20.0  # seconds per function: every check takes well under one
 DEFAULT_MEMORY_MB = 2048
 
 
 def _timeout_result(timeout: float) -> dict:
+    from bnlab.check.probing import finding
+
     text = f"(limit {timeout:g} s per function, --timeout to change)"
     return {"status": "timeout", "findings": [finding("timeout", text).to_dict()]}
 
 
 def _died(returncode: int, stderr: str) -> dict:
+    from bnlab.check.probing import finding
+
     tail = " | ".join(line for line in stderr.strip().splitlines()[-3:])
     text = f"the worker process died (exit status {returncode}): {tail}"
     return {"status": "crashed", "findings": [finding("crashed", text).to_dict()]}

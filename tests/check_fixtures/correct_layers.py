@@ -115,11 +115,9 @@ def layernorm_backward(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = np.sum(dout * x_hat, axis=0)
     dx_hat = dout * gamma
-    dx = (
-        D * dx_hat
-        - dx_hat.sum(axis=1, keepdims=True)
-        - x_hat * np.sum(dx_hat * x_hat, axis=1, keepdims=True)
-    ) / (D * std)
+    sum_dx_hat = dx_hat.sum(axis=1, keepdims=True)
+    sum_dx_hat_x_hat = np.sum(dx_hat * x_hat, axis=1, keepdims=True)
+    dx = (D * dx_hat - sum_dx_hat - x_hat * sum_dx_hat_x_hat) / (D * std)
     return dx, dgamma, dbeta
 
 

@@ -1,0 +1,45 @@
+"""bnlab check names every seeded mistake (tests/check_fixtures/mistakes.py) with its kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bnlab.check import check_target
+from bnlab.check.kinds import KINDS
+from tests.check_fixtures.mistakes import MISTAKES, source
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[f"{m.kind}-{m.functions[0]}" for m in MISTAKES])
+def test_seeded_mistake_is_named(tmp_path: Path, mistake):
+    path = tmp_path / "layers.py"
+    path.write_text(source(mistake))
+    result = check_target(str(path), only=mistake.functions, convention=mistake.convention)
+    for name in mistake.functions:
+        found = result[name]
+        assert mistake.kind in found.kinds, str(found)
+        (entry,) = [f for f in found.findings if f["kind"] == mistake.kind]
+        assert entry["severity"] == KINDS[mistake.kind].severity
+        assert entry["message"] and entry["input"], entry
+    severities = {f["severity"] for r in result.functions.values() for f in r.findings}
+    assert result.exit_status == (1 if "error" in severities else 0)
+
+
+def test_every_mistake_edit_applies_and_changes_the_file():
+    correct = Path(MISTAKES[0].edits[0][0] and __file__)  # only to have a Path type at hand
+    assert correct
+    for mistake in MISTAKES:
+        assert mistake.kind in KINDS
+        assert source(mistake) != source(mistake._replace(edits=(), append=""))
+
+
+def test_backward_of_a_wrong_forward_is_folded_into_the_forward_kind(tmp_path: Path):
+    (mistake,) = [m for m in MISTAKES if m.kind == "bn_eps_outside_sqrt"]
+    path = tmp_path / "layers.py"
+    path.write_text(source(mistake))
+    result = check_target(str(path), only=["batchnorm_backward", "batchnorm_backward_alt"])
+    for name in ("batchnorm_backward", "batchnorm_backward_alt"):
+        (entry,) = result[name].findings
+        assert entry["kind"] == "bn_eps_outside_sqrt"
+        assert entry["caused_by"] == "batchnorm_forward"
