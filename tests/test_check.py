@@ -251,3 +251,9 @@ def test_usage_errors_exit_2_with_one_line(arguments):
     assert process.stdout == ""
     if "--convention" not in arguments:  # argparse's own usage error prints two lines
         assert len(process.stderr.strip().splitlines()) == 1, process.stderr
+
+
+def test_docs_page_explains_every_kind():
+    page = (ROOT / "docs" / "check.md").read_text()
+    headings = {line[4:].strip() for line in page.splitlines() if line.startswith("### ")}
+    assert headings == set(KINDS)

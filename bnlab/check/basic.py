@@ -14,6 +14,7 @@ from bnlab.check.probing import (
     finding,
     first_difference,
     fmt,
+    formula,
     rel_error,
 )
 
@@ -36,6 +37,7 @@ def _compare(name: str, label: str, got, expected, description: str, kind: str) 
         finding(
             kind,
             f"({label}: relative error {error}).",
+            fix=formula(name),
             input=description,
             got=got_text,
             expected=expected_text,
@@ -219,6 +221,7 @@ def check_softmax_loss(fns: dict, name: str, options: dict) -> list[Finding]:
                 finding(
                     "fwd_wrong",
                     "(the loss).",
+                    fix=formula(name),
                     input=description,
                     got=f"loss = {fmt(float(got))}",
                     expected=f"loss = {fmt(true_loss)}",

@@ -35,6 +35,25 @@ BN_BWD = (
 )
 DO = "mask = (np.random.rand(*x.shape) < p) / p; out = x * mask  (p = keep probability)"
 
+# The correct line per function, for deviations no kind explains (fwd_wrong, bwd_wrong).
+FORMULAS = {
+    "affine_forward": "out = x.reshape(x.shape[0], -1) @ w + b",
+    "affine_backward": "dx = (dout @ w.T).reshape(x.shape); dw = x.reshape(N, -1).T @ dout; "
+    "db = dout.sum(axis=0)",
+    "relu_forward": "out = np.maximum(x, 0)",
+    "relu_backward": "dx = dout * (x > 0)",
+    "softmax_loss": "loss = -mean(log softmax(x)[i, y_i]); dx = (softmax(x) - onehot(y)) / N",
+    "batchnorm_forward": BN_TRAIN,
+    "batchnorm_backward": BN_BWD,
+    "batchnorm_backward_alt": BN_BWD,
+    "layernorm_forward": "out = gamma * (x - mu) / np.sqrt(var + eps) + beta  (mu, var over axis 1)",
+    "layernorm_backward": LN_BWD,
+    "spatial_batchnorm_forward": BN_TRAIN.replace("axis 0", "axes (0, 2, 3)"),
+    "spatial_batchnorm_backward": BN_BWD.replace("axis=0", "axis=(0, 2, 3)"),
+    "dropout_forward": DO,
+    "dropout_backward": "dx = dout * mask  (train mode), dx = dout  (test mode)",
+}
+
 KINDS: dict[str, Kind] = {
     # -- running statistics, batchnorm train / test mode
     "bn_eps_outside_sqrt": Kind("error", "train mode divides by sqrt(var) + eps.", BN_TRAIN),
@@ -136,8 +155,8 @@ KINDS: dict[str, Kind] = {
     ),
     "do_convention_other": Kind(
         "note",
-        "p is the drop probability, and your docstring says so (cs231n 2016/2017): run "
-        "with --convention cs231n-2017 to check against that convention.",
+        "your code and your docstring both use the other meaning of p than --convention "
+        "(drop vs keep probability): run with the matching --convention to check the rest.",
         DO,
     ),
     "do_not_inverted": Kind(
@@ -225,4 +244,4 @@ KINDS: dict[str, Kind] = {
 
 def doc_link(kind: str) -> str:
     """Where a kind is explained: docs/check.md#<kind>."""
-    return f"{DOCS_URL}#{kind.replace('_', '-')}"
+    return f"{DOCS_URL}#{kind}"

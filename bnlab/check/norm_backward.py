@@ -28,6 +28,7 @@ from bnlab.check.probing import (
     finding,
     first_difference,
     fmt,
+    formula,
     matching,
     numerical_gradient,
     rel_error,
@@ -200,9 +201,10 @@ def check_norm_backward(fns: dict, name: str, options: dict) -> list[Finding]:
     differs, got, expected = _difference(pair, grads, truth)
 
     def named(kind: str, detail: str = "", **extra) -> list[Finding]:
+        fix = formula(name) if kind == "bwd_wrong" else ""
         return [
             *findings,
-            finding(kind, detail, input=description, got=got, expected=expected, extra=extra),
+            finding(kind, detail, fix, input=description, got=got, expected=expected, extra=extra),
         ]
 
     if spec.backward_mistakes is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from bnlab.check import hypotheses as hyp
+from bnlab.check.kinds import BN_TEST
 from bnlab.check.probing import (
     Finding,
     StudentCrash,
@@ -22,13 +23,14 @@ from bnlab.check.probing import (
     finding,
     first_difference,
     fmt,
+    formula,
     rel_error,
 )
 
 Probe = tuple[str, np.ndarray, dict[str, list[np.ndarray]]]  # (description, got, hypotheses)
 
 
-def diagnose(name: str, probes: list[Probe], unknown: str = "fwd_wrong") -> list[Finding]:
+def diagnose(name: str, probes: list[Probe], fix: str, unknown: str = "fwd_wrong") -> list[Finding]:
     """Name the mistake consistent with every probe, or report the worst deviation as unknown."""
     deviating = [p for p in probes if not close(p[1], p[2]["truth"][0])]
     if not deviating:
@@ -46,6 +48,7 @@ def diagnose(name: str, probes: list[Probe], unknown: str = "fwd_wrong") -> list
         finding(
             unknown,
             f"(relative error {fmt(error, 3)} on {description}).",
+            fix=fix,
             input=description,
             got=got_text,
             expected=expected_text,
@@ -127,7 +130,7 @@ def check_train_output(
         probes.append(
             (f"train mode, x {shape}, {text}, random gamma/beta", out, hypotheses(x, gamma, beta))
         )
-    findings += diagnose("out", probes)
+    findings += diagnose("out", probes, formula(name))
     return findings
 
 
@@ -156,7 +159,7 @@ def check_test_output(name, fn, rng, shape) -> list[Finding]:
             findings.append(finding("test_updates_running_stats", input="one test-mode call"))
         text = f"test mode, x {x.shape}, running_var {rv_kind}, random gamma/beta"
         probes.append((text, out, hyp.bn_test(x, gamma, beta, running_mean, running_var)))
-    findings += diagnose("out", probes)
+    findings += diagnose("out", probes, BN_TEST)
     # every probe of a test_* kind is named once, not once per probe
     return _dedupe(findings)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bnlab.check.kinds import KINDS, doc_link
+from bnlab.check.kinds import FORMULAS, KINDS, doc_link
 
 RTOL = 1e-6  # float64 student code against float64 references: agreement to ~1e-12 is usual
 NUM_RTOL = 1e-5  # matches against a numerical gradient (central differences, ~1e-9 error)
@@ -60,12 +60,13 @@ class Finding:
         return out
 
 
-def finding(kind: str, detail: str = "", **fields: Any) -> Finding:
+def finding(kind: str, detail: str = "", fix: str = "", **fields: Any) -> Finding:
     """A finding with the catalogue's sentence and fix (``detail`` is appended)."""
     entry = KINDS[kind]
     message = entry.what + (f" {detail}" if detail else "")
-    if entry.fix:
-        message += f" Correct: {entry.fix}"
+    fix = fix or entry.fix
+    if fix:
+        message += f" Correct: {fix}"
     return Finding(kind, message, **fields)
 
 
@@ -76,6 +77,11 @@ def _student_line(error: BaseException) -> str:
         if "/bnlab/" not in frame.filename and "/numpy/" not in frame.filename:
             return f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
     return ""
+
+
+def formula(name: str) -> str:
+    """The correct line of a function, for a deviation no catalogued kind explains."""
+    return FORMULAS.get(name, "")
 
 
 def call(name: str, fn: Callable, *args: Any) -> Any:

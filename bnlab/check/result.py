@@ -36,6 +36,8 @@ class FunctionResult:
             if f.get("got") or f.get("expected"):
                 lines.append(f"      got:      {f.get('got', '')}")
                 lines.append(f"      expected: {f.get('expected', '')}")
+            if f.get("doc") and f["kind"] != "not_implemented":
+                lines.append(f"      more:     {f['doc']}")
         return "\n".join(lines)
 
 
