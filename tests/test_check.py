@@ -145,8 +145,18 @@ def test_student_files_are_not_written_and_prints_are_harmless(tmp_path):
 def test_a_broken_file_crashes_its_functions_only(tmp_path):
     (tmp_path / "layers.py").write_text(CORRECT.read_text())
     (tmp_path / "optim.py").write_text("def softmax_loss(x, y):\n    return (\n")
-    result = check_target(str(tmp_path), only=["relu_forward"])
+    # a file without any known function is never imported
+    (tmp_path / "data_utils.py").write_text("raise RuntimeError('imported')\n")
+    result = check_target(str(tmp_path), only=["relu_forward", "softmax_loss"])
     assert result["relu_forward"].status == "ok"
+    # layers.py's softmax_loss is found first; a syntax error elsewhere does not hide it
+    assert result["softmax_loss"].status == "ok"
+    (tmp_path / "layers.py").write_text("def relu_forward(x):\n    return (\n")
+    result = check_target(str(tmp_path), only=["relu_forward", "dropout_forward"])
+    assert result["relu_forward"].status == "crashed"
+    assert "SyntaxError" in result["relu_forward"].findings[0]["message"]
+    # asked for but not written: reported, not dropped (an autograder must score it 0)
+    assert result["dropout_forward"].status == "not_implemented"
     (tmp_path / "layers.py").write_text("import no_such_module\n" + CORRECT.read_text())
     result = check_target(str(tmp_path), only=["relu_forward"])
     assert result["relu_forward"].status == "crashed"

@@ -34,6 +34,7 @@ __all__ = [
 
 
 def _select(found: list[str], only: Iterable[str] | None) -> list[str]:
+    """The names to report: ``only`` (all of them, found or not) or every function found."""
     if not only:
         return found
     only = list(only)
@@ -73,18 +74,25 @@ def check_target(
     timeout: seconds per function;  memory_mb: address-space limit of each worker
     """
     from bnlab.check.loader import defined_names, resolve
+    from bnlab.check.probing import finding
 
     options = _options(convention)
     files = resolve(str(target))
-    names = _select(defined_names(files), only)
+    defined = defined_names(files)
+    names = _select(list(defined), only)
+    # only the files that define a known function are imported (not data_utils.py & co)
+    used = [f for f in files if any(f in where for where in defined.values())]
     raw = run_all(
-        names,
-        files=[str(f) for f in files],
+        [n for n in names if n in defined],
+        files=[str(f) for f in used],
         options=options,
         timeout=timeout,
         memory_mb=memory_mb,
         jobs=jobs,
     )
+    missing = finding("not_implemented", "(not defined in your files)").to_dict()
+    for name in names:
+        raw.setdefault(name, {"status": "not_implemented", "findings": [missing]})
     return _result(str(target), names, raw, convention)
 
 

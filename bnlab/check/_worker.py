@@ -16,10 +16,22 @@ from typing import Any
 STATUSES = ("ok", "findings", "not_implemented", "crashed", "timeout")
 
 
-def limit_memory(megabytes: int) -> None:
-    """Cap the address space: a huge allocation raises MemoryError here, not in the machine."""
+def _address_space() -> int:
+    """This process's current address-space size in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        return 0
+
+
+def limit_memory(megabytes: int, on_top: bool = False) -> None:
+    """Cap the address space: a huge allocation raises MemoryError here, not in the machine.
+
+    on_top: allow ``megabytes`` beyond what the process already maps (a forked notebook).
+    """
     if megabytes > 0:
-        limit = megabytes * 1024 * 1024
+        limit = megabytes * 1024 * 1024 + (_address_space() if on_top else 0)
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
@@ -42,7 +54,8 @@ def check_one(
             error = import_errors[0]
             text = f"importing your file failed: {type(error).__name__}: {error}"
             return {"status": "crashed", "findings": [finding("crashed", text).to_dict()]}
-        return {"status": "not_implemented", "findings": []}
+        found = finding("not_implemented", "(not defined in your files)")
+        return {"status": "not_implemented", "findings": [found.to_dict()]}
     try:
         findings = [f.to_dict() for f in check_for(name)(functions, name, options)]
     except NotImplementedStub as stub:

@@ -231,3 +231,25 @@ def check_softmax_loss(fns: dict, name: str, options: dict) -> list[Finding]:
             findings += _compare(name, "dx", dx, true_dx, description, "bwd_wrong")
         break
     return findings
+
+
+def check_svm_loss(fns: dict, name: str, options: dict) -> list[Finding]:
+    """The multiclass hinge loss (margin 1) and its gradient, against bnlab's."""
+    rng = np.random.default_rng(245)
+    x = rng.standard_normal((6, 4))
+    y = rng.integers(0, 4, 6)
+    description = "x (6, 4) scores of order 1, y (6,)"
+    loss, dx = call(name, fns[name], x.copy(), y.copy())
+    true_loss, true_dx = reference.svm_loss(x, y)
+    if not close(np.asarray(loss, dtype=np.float64), true_loss):
+        return [
+            finding(
+                "fwd_wrong",
+                "(the loss).",
+                fix=formula(name),
+                input=description,
+                got=f"loss = {fmt(float(np.asarray(loss)))}",
+                expected=f"loss = {fmt(true_loss)}",
+            )
+        ]
+    return _compare(name, "dx", dx, true_dx, description, "bwd_wrong")

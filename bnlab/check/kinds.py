@@ -43,6 +43,8 @@ FORMULAS = {
     "relu_forward": "out = np.maximum(x, 0)",
     "relu_backward": "dx = dout * (x > 0)",
     "softmax_loss": "loss = -mean(log softmax(x)[i, y_i]); dx = (softmax(x) - onehot(y)) / N",
+    "svm_loss": "loss = mean_i sum_{j != y_i} max(0, x_ij - x_iy_i + 1); dx[i, j] = [margin > 0] / N, "
+    "dx[i, y_i] = -(number of positive margins) / N",
     "batchnorm_forward": BN_TRAIN,
     "batchnorm_backward": BN_BWD,
     "batchnorm_backward_alt": BN_BWD,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import re
 import sys
 import types
 from pathlib import Path
@@ -56,16 +57,23 @@ def resolve(target: str) -> list[Path]:
     raise TargetError(f"TARGET {target!r} is neither a .py file, a directory nor a module name")
 
 
-def defined_names(files: list[Path]) -> list[str]:
-    """The known function names defined at the top level of the files (in report order)."""
-    found: set[str] = set()
+def defined_names(files: list[Path]) -> dict[str, list[Path]]:
+    """{known function name: the files defining it}, in report order; no code is run.
+
+    A file that does not parse is searched for ``def NAME(`` as text: the worker then reports
+    its syntax error under each of those functions.
+    """
+    found: dict[str, list[Path]] = {}
     for file in files:
+        text = file.read_text(encoding="utf-8", errors="replace")
         try:
-            tree = ast.parse(file.read_text(encoding="utf-8", errors="replace"), str(file))
+            tree = ast.parse(text, str(file))
+            names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
         except SyntaxError:
-            continue  # the worker reports the syntax error as a crash of every function
-        found |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    return [name for name in CHECKS if name in found]
+            names = set(re.findall(r"^def\s+(\w+)\s*\(", text, flags=re.MULTILINE))
+        for name in names & set(CHECKS):
+            found.setdefault(name, []).append(file)
+    return {name: found[name] for name in CHECKS if name in found}
 
 
 def _python2_shims() -> None:

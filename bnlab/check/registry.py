@@ -12,6 +12,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "relu_forward": ("basic", "check_relu_forward"),
     "relu_backward": ("basic", "check_relu_backward"),
     "softmax_loss": ("basic", "check_softmax_loss"),
+    "svm_loss": ("basic", "check_svm_loss"),
     "batchnorm_forward": ("norm_forward", "check_batchnorm_forward"),
     "batchnorm_backward": ("norm_backward", "check_norm_backward"),
     "batchnorm_backward_alt": ("norm_backward", "check_norm_backward"),

@@ -80,7 +80,7 @@ def _run_file_job(
 def _fork_entry(functions: dict, name: str, options: dict, memory_mb: int, path: str) -> None:
     from bnlab.check._worker import check_one, limit_memory
 
-    limit_memory(memory_mb)
+    limit_memory(memory_mb, on_top=True)  # the parent's own memory is already mapped
     sys.stdout = sys.stderr
     result = check_one(functions, name, options)
     Path(path).write_text(json.dumps(result, default=str))

@@ -49,6 +49,18 @@ def softmax_loss(x, y):
     return loss, dx
 
 
+def svm_loss(x, y):
+    N = x.shape[0]
+    correct = x[np.arange(N), y][:, None]
+    margins = np.maximum(0, x - correct + 1)
+    margins[np.arange(N), y] = 0
+    loss = np.sum(margins) / N
+    positive = (margins > 0).astype(x.dtype)
+    positive[np.arange(N), y] = -positive.sum(axis=1)
+    dx = positive / N
+    return loss, dx
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     mode = bn_param["mode"]
     eps = bn_param.get("eps", 1e-5)
