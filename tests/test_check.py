@@ -48,6 +48,16 @@ def test_correct_cs231n_layers_have_no_finding(correct_result):
     assert correct_result.exit_status == 0
 
 
+def test_other_correct_styles_have_no_error_finding():
+    # staged backward, E[x^2] - E[x]^2, running_var from ones, layernorm through batchnorm on
+    # x.T, dropout via np.random.binomial: all correct
+    result = check_target(str(CORRECT.with_name("correct_alt_layers.py")))
+    assert len(result.functions) == len(CHECKS)
+    found = {n: r.kinds for n, r in result.functions.items() if r.findings}
+    # its layernorm builds gamma = 1 for batchnorm with np.ones: float64, a true latent finding
+    assert found == {n: ["dtype_changed"] for n in ("layernorm_forward", "layernorm_backward")}
+
+
 def test_bnlab_own_layers_have_no_error_finding():
     # bnlab's conventions differ (running_var starts at ones, a Generator per seed): still fine
     result = check_target("bnlab.layers")
