@@ -39,6 +39,19 @@ def softmax_loss(x, y):
     return loss, dx / N
 
 
+def svm_loss(x, y):
+    N, C = x.shape
+    loss, dx = 0.0, np.zeros_like(x)
+    for i in range(N):
+        for j in range(C):
+            margin = x[i, j] - x[i, y[i]] + 1
+            if j != y[i] and margin > 0:
+                loss += margin
+                dx[i, j] += 1
+                dx[i, y[i]] -= 1
+    return loss / N, dx / N
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     mode = bn_param["mode"]
     eps = bn_param.setdefault("eps", 1e-5)
