@@ -24,6 +24,7 @@ from bnlab.check.probing import (
     Finding,
     NotImplementedStub,
     call,
+    callees,
     close,
     finding,
     first_difference,
@@ -254,7 +255,7 @@ def check_norm_backward(fns: dict, name: str, options: dict) -> list[Finding]:
                 f"Your {name} follows the mistake in your {spec.forward}.",
                 caused_by=spec.forward,
             )
-    return named("bwd_wrong", f"Wrong: {differs}.")
+    return named("bwd_wrong", f"Wrong: {differs}." + callees(pair.backward, name))
 
 
 def _dtype(pair: _Pair, rng, spec: Spec) -> list[Finding]:

@@ -84,6 +84,21 @@ def formula(name: str) -> str:
     return FORMULAS.get(name, "")
 
 
+def callees(fn: Callable, own: str) -> str:
+    """' It calls batchnorm_forward: see that function's findings too.' when its source does."""
+    import inspect
+    import re
+
+    from bnlab.check.registry import CHECKS
+
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
+    names = [n for n in CHECKS if n != own and re.search(rf"\b{n}\s*\(", source)]
+    return f" It calls {', '.join(names)}: see those findings too." if names else ""
+
+
 def call(name: str, fn: Callable, *args: Any) -> Any:
     """fn(*args), a stub turned into NotImplementedStub, any other exception into StudentCrash."""
     try:

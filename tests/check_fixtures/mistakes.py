@@ -267,6 +267,26 @@ MISTAKES = [
             ),
         ),
     ),
+    # a backward consistent with the wrong forward: named after the forward's mistake
+    Mistake(
+        "sbn_reshape_without_transpose",
+        ("spatial_batchnorm_backward",),
+        (
+            ("x_flat = x.transpose(0, 2, 3, 1).reshape(-1, C)", "x_flat = x.reshape(-1, C)"),
+            (
+                "out = out_flat.reshape(N, H, W, C).transpose(0, 3, 1, 2)",
+                "out = out_flat.reshape(N, C, H, W)",
+            ),
+            (
+                "dout_flat = dout.transpose(0, 2, 3, 1).reshape(-1, C)",
+                "dout_flat = dout.reshape(-1, C)",
+            ),
+            (
+                "dx = dx_flat.reshape(N, H, W, C).transpose(0, 3, 1, 2)",
+                "dx = dx_flat.reshape(N, C, H, W)",
+            ),
+        ),
+    ),
     Mistake("sbn_bwd_count", ("spatial_batchnorm_backward",), append=SBN_BWD_COUNT),
     # layernorm
     Mistake(
