@@ -114,25 +114,51 @@ def _dtype_check(name: str, fn: Callable, x, gamma, beta, param: dict) -> list[F
     return []
 
 
+def _values(array: np.ndarray, digits: int) -> str:
+    text = np.array2string(np.asarray(array, dtype=np.float64), precision=digits, separator=", ")
+    return " ".join(text.split())
+
+
 def check_train_output(
     name, fn, rng, shape, hypotheses, param_factory, per_row=False
 ) -> list[Finding]:
+    def make(shape: tuple[int, ...], small: bool):
+        # layernorm's statistics run over each row: give the rows their own means and stds
+        x = _features(rng, shape[::-1], small).T.copy() if per_row else _features(rng, shape, small)
+        return (x, *_affine(rng, shape[1]))
+
     findings, probes = [], []
     what = "row" if per_row else "feature"
     for small, text in (
         (False, f"per-{what} means far from 0 and different stds"),
         (True, "tiny variance (about eps/10)"),
     ):
-        # layernorm's statistics run over each row: give the rows their own means and stds
-        x = _features(rng, shape[::-1], small).T.copy() if per_row else _features(rng, shape, small)
-        gamma, beta = _affine(rng, shape[1])
+        x, gamma, beta = make(shape, small)
         out, contract = _run(name, fn, x, gamma, beta, param_factory())
         findings += contract
         probes.append(
             (f"train mode, x {shape}, {text}, random gamma/beta", out, hypotheses(x, gamma, beta))
         )
-    findings += diagnose("out", probes, formula(name))
-    return findings
+    named = diagnose("out", probes, formula(name))
+    # a named mistake is shown again on the smallest input that reveals it, values printed
+    smallest = (2, 2, 1, 2) if len(shape) == 4 else ((2, 3) if per_row else (3, 2))
+    for f in named:
+        shown = []  # (deviation, x, gamma, beta, out, truth) where the mistake explains out
+        for small in (False, True):
+            x, gamma, beta = make(smallest, small)
+            out, _ = _run(name, fn, x, gamma, beta, param_factory())
+            hyps = hypotheses(x, gamma, beta)
+            if f.kind in hyps and any(close(out, v) for v in hyps[f.kind]):
+                truth = hyps["truth"][0]
+                shown.append((rel_error(out, truth), x, gamma, beta, out, truth))
+        if shown and max(s[0] for s in shown) > 1e-3:  # visible in the printed digits
+            _, x, gamma, beta, out, truth = max(shown, key=lambda s: s[0])
+            f.input = (
+                f"train mode, x = {_values(x, 8)}, gamma = {_values(gamma, 4)}, "
+                f"beta = {_values(beta, 4)}"
+            )
+            f.got, f.expected = f"out = {_values(out, 5)}", f"out = {_values(truth, 5)}"
+    return findings + named
 
 
 def check_test_output(name, fn, rng, shape) -> list[Finding]:
