@@ -186,9 +186,29 @@ def check_test_output(name, fn, rng, shape) -> list[Finding]:
             findings.append(finding("test_updates_running_stats", input="one test-mode call"))
         text = f"test mode, x {x.shape}, running_var {rv_kind}, random gamma/beta"
         probes.append((text, out, hyp.bn_test(x, gamma, beta, running_mean, running_var)))
-    findings += diagnose("out", probes, BN_TEST)
+    named = diagnose("out", probes, BN_TEST)
+    for f in named:  # shown again on a (2, 2) input, values printed, if that reveals it
+        x = _features(rng, (2, 2, *shape[2:]), False)
+        gamma, beta = _affine(rng, 2)
+        running_mean, running_var = rng.uniform(-40, 40, 2), rng.uniform(0.5, 9, 2)
+        param = {
+            "mode": "test",
+            "running_mean": running_mean.copy(),
+            "running_var": running_var.copy(),
+        }
+        out, _ = _run(name, fn, x, gamma, beta, param)
+        hyps = hyp.bn_test(x, gamma, beta, running_mean, running_var)
+        truth = hyps["truth"][0]
+        if f.kind in hyps and any(close(out, v) for v in hyps[f.kind]):
+            if rel_error(out, truth) > 1e-3:
+                f.input = (
+                    f"test mode, x = {_values(x, 5)}, gamma = {_values(gamma, 4)}, beta = "
+                    f"{_values(beta, 4)}, running_mean = {_values(running_mean, 4)}, "
+                    f"running_var = {_values(running_var, 4)}"
+                )
+                f.got, f.expected = f"out = {_values(out, 5)}", f"out = {_values(truth, 5)}"
     # every probe of a test_* kind is named once, not once per probe
-    return _dedupe(findings)
+    return _dedupe(findings + named)
 
 
 def _dedupe(findings: list[Finding], fn: Callable | None = None, name: str = "") -> list[Finding]:
