@@ -222,8 +222,8 @@ def test_json_schema_and_exit_status(tmp_path):
 def test_gradescope_results_with_weights(tmp_path):
     text = CORRECT.read_text().replace("    dx /= N\n", "")
     path = _write(tmp_path, text)
-    weights = tmp_path / "weights.json"
-    weights.write_text(json.dumps({"softmax_loss": 3, "relu_forward": 2}))
+    weights = tmp_path / "weights.toml"
+    weights.write_text("[weights]\nsoftmax_loss = 3\nrelu_forward = 2\nadam = 4\n")
     out = tmp_path / "results.json"
     command = [
         sys.executable,
@@ -247,7 +247,12 @@ def test_gradescope_results_with_weights(tmp_path):
     assert process.returncode == 1, process.stderr
     results = json.loads(out.read_text())
     scores = {t["name"]: (t["score"], t["max_score"]) for t in results["tests"]}
-    assert scores == {"relu_forward": (2, 2), "relu_backward": (1, 1), "softmax_loss": (0, 3)}
+    assert scores == {
+        "relu_forward": (2, 2),
+        "relu_backward": (1, 1),
+        "softmax_loss": (0, 3),
+        "adam": (0, 4),  # weighted but not in the file: scores 0
+    }
     assert results["score"] == 3
     assert all(isinstance(t["output"], str) for t in results["tests"])
 
@@ -277,3 +282,12 @@ def test_docs_page_explains_every_kind():
     page = (ROOT / "docs" / "check.md").read_text()
     headings = {line[4:].strip() for line in page.splitlines() if line.startswith("### ")}
     assert headings == set(KINDS)
+
+
+def test_a_hang_in_notebook_functions_is_a_timeout():
+    def relu_forward(x):
+        while True:
+            pass
+
+    result = check_layers([relu_forward], timeout=2)
+    assert result["relu_forward"].status == "timeout"

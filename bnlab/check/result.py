@@ -149,6 +149,18 @@ class CheckResult:
                     "output": str(r),
                 }
             )
+        for name, weight in (weights or {}).items():
+            if name not in self.functions:  # weighted but not checked: it scores 0
+                output = f"{name}: not_implemented (not defined in {self.target})"
+                tests.append(
+                    {
+                        "name": name,
+                        "score": 0.0,
+                        "max_score": float(weight),
+                        "status": "failed",
+                        "output": output,
+                    }
+                )
         return {"score": total, "tests": tests}
 
 
