@@ -26,9 +26,7 @@ def test_seeded_mistake_is_named(tmp_path: Path, mistake):
     assert result.exit_status == (1 if "error" in severities else 0)
 
 
-def test_every_mistake_edit_applies_and_changes_the_file():
-    correct = Path(MISTAKES[0].edits[0][0] and __file__)  # only to have a Path type at hand
-    assert correct
+def test_every_seeded_mistake_changes_the_correct_file():
     for mistake in MISTAKES:
         assert mistake.kind in KINDS
         assert source(mistake) != source(mistake._replace(edits=(), append=""))

@@ -19,6 +19,7 @@ from bnlab.check.probing import (
     StudentCrash,
     call,
     finding,
+    first_difference,
     fmt,
 )
 
@@ -210,8 +211,6 @@ def check_dropout_backward(fns: dict, name: str, options: dict) -> list[Finding]
         expected = dout * _mask(x, out)
         got = np.asarray(dx, dtype=np.float64)
         if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-6, atol=1e-12):
-            from bnlab.check.probing import first_difference
-
             got_text, expected_text = first_difference("dx", got, expected)
             findings.append(
                 finding(

@@ -74,25 +74,20 @@ def _affine(rng: np.random.Generator, num: int) -> tuple[np.ndarray, np.ndarray]
     return rng.normal(1.0, 0.6, num), rng.normal(0.0, 1.0, num)
 
 
-def _contracts(
-    name: str, fn: Callable, args: tuple, arrays: dict[str, np.ndarray]
-) -> list[Finding]:
-    """The caller's arrays unchanged, and float32 in -> float32 out."""
-    findings = []
-    for argument, before in arrays.items():
-        index = list(arrays).index(argument)
-        if not np.array_equal(args[index], before):
-            findings.append(
-                finding("input_mutated", f"({argument} changed).", input=describe(before))
-            )
-    return findings
+def _unchanged(args: tuple, originals: dict[str, np.ndarray]) -> list[Finding]:
+    """The caller's arrays must come back unchanged: args[i] against the i-th original."""
+    return [
+        finding("input_mutated", f"({argument} changed).", input=describe(before))
+        for (argument, before), after in zip(originals.items(), args, strict=False)
+        if not np.array_equal(after, before)
+    ]
 
 
 def _run(name: str, fn: Callable, x, gamma, beta, param: dict) -> tuple[Any, list[Finding]]:
     """One call on copies; returns (out, contract findings)."""
     args = (x.copy(), gamma.copy(), beta.copy(), param)
     out, _ = call(name, fn, *args)
-    return out, _contracts(name, fn, args, {"x": x, "gamma": gamma, "beta": beta})
+    return out, _unchanged(args, {"x": x, "gamma": gamma, "beta": beta})
 
 
 def _dtype_check(name: str, fn: Callable, x, gamma, beta, param: dict) -> list[Finding]:
