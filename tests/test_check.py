@@ -146,7 +146,7 @@ def test_student_files_are_not_written_and_prints_are_harmless(tmp_path):
     (package / "layers.py").write_text("from cs231n.layer_utils import helper\n" + text)
     (package / "layer_utils.py").write_text("def helper():\n    return 1\n")
     before = {p: p.read_bytes() for p in package.rglob("*")}
-    result = check_target(str(package), only=["relu_forward"])
+    result = check_target(str(tmp_path), only=["relu_forward"])  # the assignment's root
     assert result["relu_forward"].status == "ok"
     after = {p: p.read_bytes() for p in package.rglob("*")}
     assert after == before  # no __pycache__, nothing changed

@@ -32,15 +32,11 @@ def resolve(target: str) -> list[Path]:
         if path.suffix != ".py":
             raise TargetError(f"TARGET must be a .py file, a directory or a module, got {target}")
         return [path.resolve()]
+    if path.is_dir() and not (path / "layers.py").is_file() and (path / "cs231n").is_dir():
+        return resolve(str(path / "cs231n"))  # the assignment's root: its package is cs231n/
     if path.is_dir():
-        files = sorted(
-            path.glob("*.py"),
-            key=lambda p: (
-                p.name not in PREFERRED,
-                PREFERRED.index(p.name) if p.name in PREFERRED else 0,
-                p.name,
-            ),
-        )
+        rank = {name: i for i, name in enumerate(PREFERRED)}
+        files = sorted(path.glob("*.py"), key=lambda p: (rank.get(p.name, len(rank)), p.name))
         files = [f for f in files if f.name != "__init__.py"]
         if not files:
             raise TargetError(f"TARGET directory {target} contains no .py file")
