@@ -109,6 +109,23 @@ def check_dropout_forward(fns: dict, name: str, options: dict) -> list[Finding]:
         _scales(findings, value, test_value, test_identity, keep_used, fields)
     else:
         _scales(findings, value, test_value, test_identity, keep, fields)
+        if _docstring_says_drop(fn) is (keep == P):  # the code follows --convention, its
+            meaning = "drop" if keep == P else "keep"  # docstring the other one
+            detail = (
+                f"(Here the code follows --convention {convention}, but your docstring calls p "
+                f"the {meaning} probability: fix the docstring, or pick the --convention that "
+                "matches it.)"
+            )
+            findings.append(
+                finding(
+                    "do_convention_mismatch",
+                    detail,
+                    severity="latent",
+                    input=text,
+                    got=f"docstring: p is the {meaning} probability",
+                    expected=f"docstring: p is the {'keep' if keep == P else 'drop'} probability",
+                )
+            )
 
     # one mask per example, not one shared by the whole batch
     if shared:

@@ -324,6 +324,12 @@ MISTAKES = [
             ("we keep each neuron output", "we drop each neuron output"),
         ),
     ),
+    # code right for today's convention, docstring from 2016/2017: the docstring is the mistake
+    Mistake(
+        "do_convention_mismatch",
+        ("dropout_forward",),
+        (("we keep each neuron output", "we drop each neuron output"),),
+    ),
     Mistake(
         "do_not_inverted",
         ("dropout_forward",),
