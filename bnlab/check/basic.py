@@ -45,6 +45,20 @@ def _compare(name: str, label: str, got, expected, description: str, kind: str) 
     ]
 
 
+def _call_unchanged(name: str, fn, findings: list[Finding], *args, **arrays):
+    """fn(*args, *copies of arrays); an array the call changes is an input_mutated finding."""
+    copies = {key: value.copy() for key, value in arrays.items()}
+    result = call(name, fn, *args, *copies.values())
+    for key, value in arrays.items():
+        if not np.array_equal(copies[key], value) and "input_mutated" not in {
+            f.kind for f in findings
+        }:
+            findings.append(
+                finding("input_mutated", f"({name} changed {key}).", input=f"{key} {value.shape}")
+            )
+    return result
+
+
 def _affine_probe(rng, shape):
     x = rng.standard_normal(shape)
     w = rng.standard_normal((int(np.prod(shape[1:])), 3))
@@ -57,7 +71,7 @@ def check_affine_forward(fns: dict, name: str, options: dict) -> list[Finding]:
     rng = np.random.default_rng(240)
     findings = []
     x, w, b = _affine_probe(rng, (4, 6))
-    out, _ = call(name, fn, x.copy(), w.copy(), b.copy())
+    out, _ = _call_unchanged(name, fn, findings, x=x, w=w, b=b)
     expected, _ = reference.affine_forward(x, w, b)
     findings += _compare(name, "out", out, expected, "x (4, 6), w (6, 3)", "fwd_wrong")
     x, w, b = _affine_probe(rng, (4, 2, 3))
@@ -115,7 +129,10 @@ def check_affine_backward(fns: dict, name: str, options: dict) -> list[Finding]:
             if len(shape) > 2:  # the forward's own check names affine_no_flatten
                 break
             raise
-        result = call(name, fns[name], dout.copy(), cache)
+        dout_copy = dout.copy()
+        result = call(name, fns[name], dout_copy, cache)
+        if not np.array_equal(dout_copy, dout):
+            findings.append(finding("input_mutated", f"({name} changed dout).", input="dout"))
         if not (isinstance(result, tuple | list) and len(result) == 3):
             raise NotImplementedStub(f"{name} must return (dx, dw, db)")
         _, ref_cache = reference.affine_forward(x, w, b)
@@ -192,7 +209,7 @@ def check_softmax_loss(fns: dict, name: str, options: dict) -> list[Finding]:
         x = rng.standard_normal((6, 4)) * 3 + offset
         y = rng.integers(0, 4, 6)
         description = f"x (6, 4) {text}, y (6,)"
-        loss, dx = call(name, fn, x.copy(), y.copy())
+        loss, dx = _call_unchanged(name, fn, findings, x=x, y=y)
         true_loss, true_dx = reference.softmax_loss(x, y)
         got = np.asarray(loss, dtype=np.float64)
         ok = close(got, true_loss) and close(dx, true_dx)
@@ -239,10 +256,12 @@ def check_svm_loss(fns: dict, name: str, options: dict) -> list[Finding]:
     x = rng.standard_normal((6, 4))
     y = rng.integers(0, 4, 6)
     description = "x (6, 4) scores of order 1, y (6,)"
-    loss, dx = call(name, fns[name], x.copy(), y.copy())
+    findings: list[Finding] = []
+    loss, dx = _call_unchanged(name, fns[name], findings, x=x, y=y)
     true_loss, true_dx = reference.svm_loss(x, y)
     if not close(np.asarray(loss, dtype=np.float64), true_loss):
         return [
+            *findings,
             finding(
                 "fwd_wrong",
                 "(the loss).",
@@ -250,6 +269,6 @@ def check_svm_loss(fns: dict, name: str, options: dict) -> list[Finding]:
                 input=description,
                 got=f"loss = {fmt(float(np.asarray(loss)))}",
                 expected=f"loss = {fmt(true_loss)}",
-            )
+            ),
         ]
-    return _compare(name, "dx", dx, true_dx, description, "bwd_wrong")
+    return findings + _compare(name, "dx", dx, true_dx, description, "bwd_wrong")

@@ -399,6 +399,16 @@ MISTAKES = [
     ),
     Mistake("fwd_wrong", ("svm_loss",), (("    margins[np.arange(N), y] = 0\n", ""),)),
     Mistake("bwd_wrong", ("svm_loss",), (("    dx = positive / N\n", "    dx = positive\n"),)),
+    Mistake(
+        "input_mutated",
+        ("softmax_loss",),
+        (
+            (
+                "    shifted = x - np.max(x, axis=1, keepdims=True)\n",
+                "    x -= np.max(x, axis=1, keepdims=True)\n    shifted = x\n",
+            ),
+        ),
+    ),
     Mistake("softmax_not_averaged", ("softmax_loss",), (("y]) / N", "y])"), ("    dx /= N\n", ""))),
 ]
 
