@@ -291,3 +291,34 @@ def test_a_hang_in_notebook_functions_is_a_timeout():
 
     result = check_layers([relu_forward], timeout=2)
     assert result["relu_forward"].status == "timeout"
+
+
+GARBAGE = {
+    "relu_forward": "    return 'out', None\n",
+    "relu_backward": "    import sys\n    sys.exit(3)\n",
+    "affine_forward": "    return (1,)\n",
+    "affine_backward": "    import os\n    os._exit(4)\n",
+    "batchnorm_forward": "    return np.zeros(3), None\n",
+    "batchnorm_backward": "    return [1, 2]\n",
+    "layernorm_forward": "    return object(), None\n",
+    "layernorm_backward": "    return 1, 2, 3\n",
+    "dropout_forward": "    return {'out': 1}, None\n",
+    "dropout_backward": "    def f():\n        return f()\n    return f()\n",
+    "softmax_loss": "    return float('nan'), np.full((2, 2), np.inf)\n",
+    "svm_loss": "    return 'loss', 'dx'\n",
+    "spatial_batchnorm_forward": "    raise KeyboardInterrupt\n",
+    "spatial_batchnorm_backward": "    return np.zeros(dout.shape[0]), None, None\n",
+}
+
+
+def test_garbage_never_crashes_the_checker(tmp_path):
+    text = CORRECT.read_text() + "".join(
+        f"\n\ndef {name}(*args, **kwargs):\n    dout = args[0]\n{body}"
+        for name, body in GARBAGE.items()
+    )
+    result = check_target(str(_write(tmp_path, text)), only=list(GARBAGE), timeout=10)
+    assert set(result.functions) == set(GARBAGE)
+    for name, r in result.functions.items():
+        assert r.status in {"crashed", "findings", "not_implemented"}, (name, r.status)
+        assert r.findings, name
+    assert result.exit_status == 1

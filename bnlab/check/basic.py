@@ -134,7 +134,8 @@ def check_affine_backward(fns: dict, name: str, options: dict) -> list[Finding]:
         if not np.array_equal(dout_copy, dout):
             findings.append(finding("input_mutated", f"({name} changed dout).", input="dout"))
         if not (isinstance(result, tuple | list) and len(result) == 3):
-            raise NotImplementedStub(f"{name} must return (dx, dw, db)")
+            error = TypeError(f"must return (dx, dw, db), got {type(result).__name__}")
+            raise StudentCrash(name, error, "")
         _, ref_cache = reference.affine_forward(x, w, b)
         truth = reference.affine_backward(dout, ref_cache)
         for label, got, expected in zip(("dx", "dw", "db"), result, truth, strict=True):

@@ -232,11 +232,9 @@ KINDS: dict[str, Kind] = {
     "shape_wrong": Kind(
         "error", "an output has the wrong shape.", "each gradient has its input's shape"
     ),
-    "crash_on_input": Kind(
-        "error", "the function raises on a valid input.", "see the traceback line"
-    ),
+    "crash_on_input": Kind("error", "the function raises on a valid input.", ""),
     # -- statuses (reported as findings too)
-    "crashed": Kind("error", "the function raised an exception.", "see the traceback line"),
+    "crashed": Kind("error", "the function raised an exception.", ""),
     "timeout": Kind(
         "error", "the function did not finish within the time limit (an endless loop?).", ""
     ),

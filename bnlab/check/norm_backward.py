@@ -23,6 +23,7 @@ from bnlab.check.probing import (
     RTOL,
     Finding,
     NotImplementedStub,
+    StudentCrash,
     call,
     callees,
     close,
@@ -107,7 +108,8 @@ class _Pair:
         if not np.array_equal(dout_copy, dout):
             findings.append(finding("input_mutated", "(dout changed).", input="dout"))
         if not (isinstance(result, tuple | list) and len(result) == 3):
-            raise NotImplementedStub(f"{self.name} must return (dx, dgamma, dbeta)")
+            error = TypeError(f"must return (dx, dgamma, dbeta), got {type(result).__name__}")
+            raise StudentCrash(self.name, error, "")
         if any(r is None for r in result):
             raise NotImplementedStub(self.name)
         grads, excluded = [], set()

@@ -60,10 +60,19 @@ class Finding:
         return out
 
 
+def _sentence(text: str) -> str:
+    """Capitalise the first word, unless it is a name from the code (x, p, dgamma, run_...)."""
+    word = text.split(" ", 1)[0]
+    code_names = ("dx", "dw", "db", "dgamma", "dbeta")
+    if len(word) > 1 and word.isalpha() and word.islower() and word not in code_names:
+        return text[0].upper() + text[1:]
+    return text
+
+
 def finding(kind: str, detail: str = "", fix: str = "", **fields: Any) -> Finding:
     """A finding with the catalogue's sentence and fix (``detail`` is appended)."""
     entry = KINDS[kind]
-    message = entry.what + (f" {detail}" if detail else "")
+    message = _sentence(entry.what) + (f" {_sentence(detail)}" if detail else "")
     fix = fix or entry.fix
     if fix:
         message += f" Correct: {fix}"
@@ -105,9 +114,7 @@ def call(name: str, fn: Callable, *args: Any) -> Any:
         result = fn(*args)
     except NotImplementedError as error:
         raise NotImplementedStub(name) from error
-    except MemoryError as error:
-        raise StudentCrash(name, error, _student_line(error)) from None
-    except Exception as error:
+    except (Exception, SystemExit, KeyboardInterrupt) as error:  # sys.exit() in student code
         raise StudentCrash(name, error, _student_line(error)) from None
     if result is None or (isinstance(result, tuple) and len(result) > 0 and result[0] is None):
         raise NotImplementedStub(name)
