@@ -322,3 +322,15 @@ def test_garbage_never_crashes_the_checker(tmp_path):
         assert r.status in {"crashed", "findings", "not_implemented"}, (name, r.status)
         assert r.findings, name
     assert result.exit_status == 1
+
+
+def test_a_package_that_re_exports_its_functions(tmp_path):
+    # like bnlab.layers: __init__.py imports the functions from modules elsewhere
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "sub" / "impl.py").write_text(CORRECT.read_text())
+    (tmp_path / "pkg" / "__init__.py").write_text(
+        "from pkg.sub.impl import relu_forward as relu_forward\n"
+    )
+    result = check_target(str(tmp_path / "pkg"))
+    assert {n: r.status for n, r in result.functions.items()} == {"relu_forward": "ok"}

@@ -35,9 +35,10 @@ def resolve(target: str) -> list[Path]:
     if path.is_dir() and not (path / "layers.py").is_file() and (path / "cs231n").is_dir():
         return resolve(str(path / "cs231n"))  # the assignment's root: its package is cs231n/
     if path.is_dir():
+        # a package's __init__.py last: it may re-export functions defined elsewhere
         rank = {name: i for i, name in enumerate(PREFERRED)}
-        files = sorted(path.glob("*.py"), key=lambda p: (rank.get(p.name, len(rank)), p.name))
-        files = [f for f in files if f.name != "__init__.py"]
+        rank["__init__.py"] = len(rank) + 1
+        files = sorted(path.glob("*.py"), key=lambda p: (rank.get(p.name, len(PREFERRED)), p.name))
         if not files:
             raise TargetError(f"TARGET directory {target} contains no .py file")
         return [f.resolve() for f in files]
@@ -65,6 +66,13 @@ def defined_names(files: list[Path]) -> dict[str, list[Path]]:
         try:
             tree = ast.parse(text, str(file))
             names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+            # 'from .batchnorm import batchnorm_forward' defines it here too (a re-export)
+            names |= {
+                alias.asname or alias.name
+                for node in tree.body
+                if isinstance(node, ast.ImportFrom)
+                for alias in node.names
+            }
         except SyntaxError:
             names = set(re.findall(r"^def\s+(\w+)\s*\(", text, flags=re.MULTILINE))
         for name in names & set(CHECKS):
@@ -86,7 +94,7 @@ def _python2_shims() -> None:
 
 def _module_name(file: Path) -> tuple[Path, str]:
     """(the directory to put on sys.path, the dotted module name) for a file in or out of a package."""
-    parts = [file.stem]
+    parts = [] if file.stem == "__init__" else [file.stem]  # __init__.py is the package
     directory = file.parent
     while (directory / "__init__.py").is_file():
         parts.insert(0, directory.name)
