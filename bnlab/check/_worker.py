@@ -8,12 +8,17 @@ goes to stderr, so it cannot corrupt the result.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import traceback
 from typing import Any
 
 STATUSES = ("ok", "findings", "not_implemented", "crashed", "timeout")
+
+
+try:
+    import resource
+except ImportError:  # Windows: no address-space limit, the time limit still holds
+    resource = None  # type: ignore[assignment]
 
 
 def _address_space() -> int:
@@ -30,7 +35,7 @@ def limit_memory(megabytes: int, on_top: bool = False) -> None:
 
     on_top: allow ``megabytes`` beyond what the process already maps (a forked notebook).
     """
-    if megabytes > 0:
+    if megabytes > 0 and resource is not None:
         limit = megabytes * 1024 * 1024 + (_address_space() if on_top else 0)
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
