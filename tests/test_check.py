@@ -334,3 +334,15 @@ def test_a_package_that_re_exports_its_functions(tmp_path):
     )
     result = check_target(str(tmp_path / "pkg"))
     assert {n: r.status for n, r in result.functions.items()} == {"relu_forward": "ok"}
+
+
+def test_python2_era_files_run(tmp_path):
+    # cs231n 2016: 'from past.builtins import xrange' and xrange in the loops
+    text = CORRECT.read_text().replace(
+        "import numpy as np\n", "import numpy as np\nfrom past.builtins import xrange\n", 1
+    ) + (
+        "\n\ndef relu_forward(x):\n    out = x.copy()\n    for i in xrange(x.shape[0]):\n"
+        "        out[i] = np.maximum(x[i], 0)\n    return out, x\n"
+    )
+    result = check_target(str(_write(tmp_path, text)), only=["relu_forward"])
+    assert result["relu_forward"].status == "ok", str(result)
