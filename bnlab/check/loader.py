@@ -81,7 +81,14 @@ def defined_names(files: list[Path]) -> dict[str, list[Path]]:
 
 
 def _python2_shims() -> None:
-    """Old cs231n files import ``past.builtins.xrange``: give them one if 'future' is missing."""
+    """Old cs231n files use ``xrange`` or import ``past.builtins.xrange``: give them one.
+
+    Only in the worker process, which runs nothing but the student's code and the check.
+    """
+    import builtins
+
+    if not hasattr(builtins, "xrange"):
+        builtins.xrange = range  # type: ignore[attr-defined]
     try:
         importlib.import_module("past.builtins")
     except ImportError:
