@@ -158,6 +158,11 @@ MISTAKES = [
         ),
     ),
     Mistake(
+        "test_running_var_as_std",  # without eps: running_var = 0 divides by zero
+        ("batchnorm_forward",),
+        ((BN_TEST_LINE, BN_TEST_LINE.replace("np.sqrt(running_var + eps)", "running_var")),),
+    ),
+    Mistake(
         "test_uses_batch_stats",
         ("batchnorm_forward",),
         ((BN_TEST_LINE, "        x_hat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)\n"),),
