@@ -44,3 +44,13 @@ def test_backward_of_a_wrong_forward_is_folded_into_the_forward_kind(tmp_path: P
         (entry,) = result[name].findings
         assert entry["kind"] == "bn_eps_outside_sqrt"
         assert entry["caused_by"] == "batchnorm_forward"
+
+
+def test_three_mistakes_in_one_function_are_all_named(tmp_path: Path):
+    kinds = ("bn_eps_outside_sqrt", "test_eps_outside_sqrt", "run_var_stores_std")
+    edits = tuple(e for m in MISTAKES if m.kind in kinds for e in m.edits)
+    combined = MISTAKES[0]._replace(edits=edits)
+    path = tmp_path / "layers.py"
+    path.write_text(source(combined))
+    result = check_target(str(path), only=["batchnorm_forward"])
+    assert sorted(result["batchnorm_forward"].kinds) == sorted(kinds)

@@ -112,6 +112,7 @@ def running_stats(start_mean, start_var, batches, axes, momentum, eps=EPS):
         "run_var_stores_std": [
             _rule(momentum, start_var, [np.sqrt(v) for v in vars_]),
             _rule(momentum, start_var, [np.sqrt(v + eps) for v in vars_]),
+            _rule(momentum, start_var, [np.sqrt(v) + eps for v in vars_]),  # with eps outside
         ],
         "run_var_unbiased": [_rule(momentum, start_var, [v * m / (m - 1) for v in vars_])],
         "run_stats_not_written_back": [start_var],
