@@ -54,3 +54,14 @@ def test_three_mistakes_in_one_function_are_all_named(tmp_path: Path):
     path.write_text(source(combined))
     result = check_target(str(path), only=["batchnorm_forward"])
     assert sorted(result["batchnorm_forward"].kinds) == sorted(kinds)
+
+
+def test_two_mistakes_in_one_test_branch_are_both_named(tmp_path: Path):
+    kinds = ("test_no_affine", "test_running_var_as_std")
+    text = source(MISTAKES[0]._replace(edits=()))
+    old = "        x_hat = (x - running_mean) / np.sqrt(running_var + eps)\n        out = gamma * x_hat + beta\n"
+    assert old in text
+    text = text.replace(old, "        out = (x - running_mean) / (running_var + eps)\n")
+    (tmp_path / "layers.py").write_text(text)
+    result = check_target(str(tmp_path / "layers.py"), only=["batchnorm_forward"])
+    assert sorted(result["batchnorm_forward"].kinds) == sorted(kinds)

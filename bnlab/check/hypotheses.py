@@ -70,21 +70,30 @@ def ln_train(x, gamma, beta, eps=EPS):
 
 
 def bn_test(x, gamma, beta, running_mean, running_var, eps=EPS):
-    """Batchnorm test mode; x: (N, D) or (N, C, H, W), running statistics: (D,)."""
+    """Batchnorm test mode; x: (N, D) or (N, C, H, W), running statistics: (D,).
+
+    Mistakes come in combinations here ("test_no_affine+test_eps_outside_sqrt"): the
+    normaliser and the affine step are independent lines of a test branch.
+    """
     shape = (1, x.shape[1]) if x.ndim == 2 else (1, x.shape[1], 1, 1)
     g, b = gamma.reshape(shape), beta.reshape(shape)
     rm, rv = running_mean.reshape(shape), running_var.reshape(shape)
     axes = BN_AXES if x.ndim == 2 else SBN_AXES
-    return {
-        "truth": [g * (x - rm) / np.sqrt(rv + eps) + b],
-        "test_eps_outside_sqrt": [g * (x - rm) / (np.sqrt(rv) + eps) + b],
-        "test_running_var_as_std": [g * (x - rm) / (rv + eps) + b, g * (x - rm) / rv + b],
-        "test_uses_batch_stats": [
-            normalize(x, gamma, beta, axes, eps),
-            normalize(x, gamma, beta, axes, eps, outside=True),
-        ],
-        "test_no_affine": [(x - rm) / np.sqrt(rv + eps), (x - rm) / (np.sqrt(rv) + eps)],
-    }
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normalised = {  # kind of the normaliser -> its variants of x_hat
+            "": [(x - rm) / np.sqrt(rv + eps)],
+            "test_eps_outside_sqrt": [(x - rm) / (np.sqrt(rv) + eps)],
+            "test_running_var_as_std": [(x - rm) / (rv + eps), (x - rm) / rv],
+            "test_uses_batch_stats": [
+                normalize(x, gamma, beta, axes, eps, affine=False),
+                normalize(x, gamma, beta, axes, eps, outside=True, affine=False),
+            ],
+        }
+    hypotheses = {}
+    for kind, variants in normalised.items():
+        hypotheses[kind or "truth"] = [g * v + b for v in variants]
+        hypotheses["+".join(k for k in ("test_no_affine", kind) if k)] = variants
+    return hypotheses
 
 
 def _rule(momentum, start, batches):

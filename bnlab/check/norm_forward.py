@@ -42,8 +42,11 @@ def diagnose(name: str, probes: list[Probe], fix: str, unknown: str = "fwd_wrong
     ]
     description, got, hyps = max(deviating, key=lambda p: rel_error(p[1], p[2]["truth"][0]))
     got_text, expected_text = first_difference(name, got, hyps["truth"][0])
-    if consistent:
-        return [finding(consistent[0], input=description, got=got_text, expected=expected_text)]
+    if consistent:  # a combination "kind+kind" is two findings on the same evidence
+        return [
+            finding(kind, input=description, got=got_text, expected=expected_text)
+            for kind in consistent[0].split("+")
+        ]
     error = rel_error(got, hyps["truth"][0])
     return [
         finding(
@@ -194,7 +197,8 @@ def check_test_output(name, fn, rng, shape) -> list[Finding]:
         out, _ = _run(name, fn, x, gamma, beta, param)
         hyps = hyp.bn_test(x, gamma, beta, running_mean, running_var)
         truth = hyps["truth"][0]
-        if f.kind in hyps and any(close(out, v) for v in hyps[f.kind]):
+        keys = [k for k in hyps if f.kind in k.split("+")]  # alone or in a combination
+        if any(close(out, v) for k in keys for v in hyps[k]):
             if rel_error(out, truth) > 1e-3:
                 f.input = (
                     f"test mode, x = {_values(x, 5)}, gamma = {_values(gamma, 4)}, beta = "
