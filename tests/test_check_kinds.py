@@ -46,8 +46,15 @@ def test_backward_of_a_wrong_forward_is_folded_into_the_forward_kind(tmp_path: P
         assert entry["caused_by"] == "batchnorm_forward"
 
 
-def test_three_mistakes_in_one_function_are_all_named(tmp_path: Path):
-    kinds = ("bn_eps_outside_sqrt", "test_eps_outside_sqrt", "run_var_stores_std")
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        ("bn_eps_outside_sqrt", "test_eps_outside_sqrt", "run_var_stores_std"),
+        ("bn_eps_outside_sqrt", "bn_no_affine"),  # two in the same train-mode line
+        ("bn_var_ddof1", "bn_eps_outside_sqrt"),
+    ],
+)
+def test_several_mistakes_in_one_function_are_all_named(tmp_path: Path, kinds):
     edits = tuple(e for m in MISTAKES if m.kind in kinds for e in m.edits)
     combined = MISTAKES[0]._replace(edits=edits)
     path = tmp_path / "layers.py"

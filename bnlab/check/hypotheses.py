@@ -41,6 +41,20 @@ def bn_train(x, gamma, beta, eps=EPS):
         "bn_var_ddof1": [normalize(x, gamma, beta, BN_AXES, eps, ddof=1)],
         "bn_no_affine": [normalize(x, gamma, beta, BN_AXES, eps, affine=False)],
         "bn_stats_over_features": [normalize(x, gamma, beta, LN_AXES, eps)],
+        **_train_combinations(x, gamma, beta, BN_AXES, eps),
+    }
+
+
+def _train_combinations(x, gamma, beta, axes, eps):
+    """Two train-mode mistakes at once: "kind+kind" -> what the pair would output."""
+    return {
+        "bn_eps_outside_sqrt+bn_var_ddof1": [
+            normalize(x, gamma, beta, axes, eps, outside=True, ddof=1)
+        ],
+        "bn_no_affine+bn_eps_outside_sqrt": [
+            normalize(x, gamma, beta, axes, eps, outside=True, affine=False)
+        ],
+        "bn_no_affine+bn_var_ddof1": [normalize(x, gamma, beta, axes, eps, ddof=1, affine=False)],
     }
 
 
@@ -57,6 +71,7 @@ def sbn_train(x, gamma, beta, eps=EPS):
         "bn_eps_outside_sqrt": [normalize(x, gamma, beta, SBN_AXES, eps, outside=True)],
         "bn_var_ddof1": [normalize(x, gamma, beta, SBN_AXES, eps, ddof=1)],
         "bn_no_affine": [normalize(x, gamma, beta, SBN_AXES, eps, affine=False)],
+        **_train_combinations(x, gamma, beta, SBN_AXES, eps),
     }
 
 

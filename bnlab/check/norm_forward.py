@@ -146,7 +146,8 @@ def check_train_output(
             x, gamma, beta = make(smallest, small)
             out, _ = _run(name, fn, x, gamma, beta, param_factory())
             hyps = hypotheses(x, gamma, beta)
-            if f.kind in hyps and any(close(out, v) for v in hyps[f.kind]):
+            keys = [k for k in hyps if f.kind in k.split("+")]  # alone or in a combination
+            if any(close(out, v) for k in keys for v in hyps[k]):
                 truth = hyps["truth"][0]
                 shown.append((rel_error(out, truth), x, gamma, beta, out, truth))
         if shown and max(s[0] for s in shown) > 1e-3:  # visible in the printed digits
