@@ -137,7 +137,7 @@ def check_dropout_forward(fns: dict, name: str, options: dict) -> list[Finding]:
                 expected="independent rows",
             )
         )
-    # the seed repeats the mask; no seed gives a fresh one
+    # the same seed must repeat the mask (a gradient check depends on it)
     again = run("train")
     if not np.array_equal(again != 0, kept):
         findings.append(
