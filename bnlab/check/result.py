@@ -161,7 +161,7 @@ class CheckResult:
                         "output": output,
                     }
                 )
-        return {"score": total, "tests": tests}
+        return {"score": total, "output": self.summary(), "tests": tests}
 
 
 def read_weights(path: str) -> dict[str, float]:
