@@ -265,6 +265,7 @@ def test_gradescope_results_with_weights(tmp_path):
         ["CORRECT", "--timeout", "0"],
         ["CORRECT", "--weights", "missing.json"],
         ["CORRECT", "--convention", "cs231n-2099"],
+        ["--only", "relu_forward"],  # no TARGET
     ],
 )
 def test_usage_errors_exit_2_with_one_line(arguments):
@@ -274,8 +275,7 @@ def test_usage_errors_exit_2_with_one_line(arguments):
     process = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert process.returncode == 2
     assert process.stdout == ""
-    if "--convention" not in arguments:  # argparse's own usage error prints two lines
-        assert len(process.stderr.strip().splitlines()) == 1, process.stderr
+    assert len(process.stderr.strip().splitlines()) == 1, process.stderr
 
 
 def test_docs_page_explains_every_kind():

@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="FILE", help="JSON or TOML: points per function")
     parser.add_argument("--out", metavar="FILE", help="write the report here instead of stdout")
 
+    def one_line_error(message: str) -> None:  # argparse's own: usage lines, then the error
+        parser.exit(2, f"bnlab check: {message} (see bnlab check --help)\n")
+
+    parser.error = one_line_error  # type: ignore[method-assign]
+
 
 def _usage(message: str) -> int:
     print(f"bnlab check: {message}", file=sys.stderr)
