@@ -205,6 +205,16 @@ MISTAKES = [
         ),
     ),
     Mistake(
+        "run_stats_wrong",  # no known rule: the batch mean added without its weight
+        ("batchnorm_forward",),
+        ((RUN_MEAN, "        running_mean = momentum * running_mean + mu\n"),),
+    ),
+    Mistake(
+        "crash_on_input",  # test mode fails for a single example; train mode still judged
+        ("batchnorm_forward",),
+        ((BN_TEST_LINE, "        assert x.shape[0] > 1\n" + BN_TEST_LINE),),
+    ),
+    Mistake(
         "run_momentum_ignored",
         ("batchnorm_forward",),
         (('momentum = bn_param.get("momentum", 0.9)', "momentum = 0.9"),),
