@@ -1,0 +1,32 @@
+"""The functions ``bnlab check`` knows: cs231n name -> the check that probes it."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+# name -> (module in bnlab.check, check function); the order is the order of the report
+CHECKS: dict[str, tuple[str, str]] = {
+    "affine_forward": ("basic", "check_affine_forward"),
+    "affine_backward": ("basic", "check_affine_backward"),
+    "relu_forward": ("basic", "check_relu_forward"),
+    "relu_backward": ("basic", "check_relu_backward"),
+    "softmax_loss": ("basic", "check_softmax_loss"),
+    "svm_loss": ("basic", "check_svm_loss"),
+    "batchnorm_forward": ("norm_forward", "check_batchnorm_forward"),
+    "batchnorm_backward": ("norm_backward", "check_norm_backward"),
+    "batchnorm_backward_alt": ("norm_backward", "check_norm_backward"),
+    "layernorm_forward": ("norm_forward", "check_layernorm_forward"),
+    "layernorm_backward": ("norm_backward", "check_norm_backward"),
+    "spatial_batchnorm_forward": ("norm_forward", "check_batchnorm_forward"),
+    "spatial_batchnorm_backward": ("norm_backward", "check_norm_backward"),
+    "dropout_forward": ("dropout", "check_dropout_forward"),
+    "dropout_backward": ("dropout", "check_dropout_backward"),
+}
+
+CONVENTIONS = ("cs231n", "cs231n-2016", "cs231n-2017")
+
+
+def check_for(name: str) -> Callable:
+    module, function = CHECKS[name]
+    return getattr(importlib.import_module(f"bnlab.check.{module}"), function)
