@@ -99,6 +99,7 @@ def apply_settings(config: Any, settings: list[str]) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from bnlab import experiments
+    from bnlab.experiments.common import show_progress
 
     if args.list or args.name is None:
         width = max(len(name) for name in experiments.REGISTRY)
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder("--out", args.out)
     print(f"== {args.name}{' (quick)' if args.quick else ''}: {config}")
     start = time.perf_counter()
-    result = module.run(config)
+    with show_progress(args.name):  # bars on a terminal, a line per epoch otherwise
+        result = module.run(config)
     elapsed = time.perf_counter() - start
     figures = module.plot(result, Path(args.out))
     print(module.summarize(result))
