@@ -3,6 +3,7 @@
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,8 @@ def run_bnlab(argv, cwd, **env):
         capture_output=True,
         text=True,
         timeout=300,
+        # a shell's background job ignores SIGINT, and a child inherits that: restore it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
