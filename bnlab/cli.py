@@ -29,6 +29,8 @@ from collections.abc import Sequence
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+DEBUG = "show the traceback of an error (also: BNLAB_DEBUG=1)"
+
 # Order here is the order in ``bnlab --help``.
 COMMANDS = ("train", "gradcheck", "experiment", "data")
 
@@ -42,16 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Batch normalization from scratch: train, check gradients, run experiments.",
     )
     parser.add_argument("--version", action="version", version=f"bnlab {__version__}")
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="show the traceback of an error (also: BNLAB_DEBUG=1)",
-    )
+    parser.add_argument("--debug", action="store_true", help=DEBUG)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"bnlab.commands.{name}")
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
+        # after the command too (bnlab train --debug); SUPPRESS keeps a --debug given before it
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG)
         sub.set_defaults(_run=module.run)
         _name_errors_after(sub)
     return parser

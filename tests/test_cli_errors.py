@@ -5,6 +5,7 @@ Every command reports an expected error as one line on stderr and exits 2 (a bad
 options are refused while the command line is parsed, naming the option.
 """
 
+import argparse
 import os
 import uuid
 from pathlib import Path
@@ -13,6 +14,12 @@ import pytest
 
 from bnlab import cli
 from bnlab.cli import main
+
+
+@pytest.fixture(autouse=True)
+def no_debug(monkeypatch):
+    """The user's BNLAB_DEBUG would add tracebacks to the one-line errors tested here."""
+    monkeypatch.delenv("BNLAB_DEBUG", raising=False)
 
 
 def refused_while_parsing(argv, capsys):
@@ -149,14 +156,12 @@ def test_experiment_missing_dataset_is_one_line(tmp_path, capsys, monkeypatch):
 def test_every_command_turns_expected_errors_into_one_line(
     command, error, status, monkeypatch, capsys
 ):
-    parser = cli.build_parser()
-    args = parser.parse_args([command] + (["list"] if command == "data" else []))
-    monkeypatch.setattr(cli.argparse.ArgumentParser, "parse_args", lambda self, argv: args)
-
     def fail(_args):
         raise error
 
-    monkeypatch.setattr(args, "_run", fail)
+    # what the parser gives for any command: the mechanism is the same for all of them
+    args = argparse.Namespace(command=command, debug=False, _run=fail, _prog=f"bnlab {command}")
+    monkeypatch.setattr(cli.argparse.ArgumentParser, "parse_args", lambda self, argv: args)
     assert main([command]) == status
     _, err = one_error_line(capsys)
     assert err.startswith(f"bnlab {command}") and "\n" not in err
@@ -177,11 +182,13 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
         main(["gradcheck"])
 
 
-@pytest.mark.parametrize("how", ["flag", "env"])
+@pytest.mark.parametrize("how", ["flag before", "flag after", "env"])
 def test_debug_shows_the_traceback(how, tmp_path, monkeypatch, capsys):
     argv = ["experiment", "lenet-bn", "--quick", "--set", "batch_size=0"]
-    if how == "flag":
+    if how == "flag before":
         argv = ["--debug", *argv]
+    elif how == "flag after":
+        argv = [*argv, "--debug"]
     else:
         monkeypatch.setenv("BNLAB_DEBUG", "1")
     assert main(argv) == 2
