@@ -15,6 +15,12 @@ from bnlab.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def no_debug(monkeypatch):
+    """The user's BNLAB_DEBUG would add tracebacks to the one-line errors tested here."""
+    monkeypatch.delenv("BNLAB_DEBUG", raising=False)
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A 3-epoch batchnorm run's checkpoints, with settings that differ from the defaults."""
@@ -107,6 +113,7 @@ def test_resume_refuses_fewer_epochs_than_done(tmp_path, capsys, checkpoint):
 
 def run_bnlab(argv, cwd, **env):
     environment = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg", **env)
+    environment.pop("BNLAB_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "bnlab", *argv],
         cwd=cwd,
