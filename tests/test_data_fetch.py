@@ -275,7 +275,7 @@ def test_cli_fetch_bad_checksum_fails_cleanly(mirror, tmp_path, capsys, data_cli
     monkeypatch.setitem(fetch_module.SOURCES, "fashion-mnist", Source("http://127.0.0.1:9/", md5))
     argv = ["data", "fetch", "fashion-mnist", "--dir", str(tmp_path / "d"), "--no-progress"]
     assert data_cli([*argv, "--mirror", f"{mirror['url']}/fashion-mnist"]) == 1
-    assert "bnlab data fetch: checksum mismatch" in capsys.readouterr().out
+    assert "bnlab data fetch: checksum mismatch" in capsys.readouterr().err
     assert list((tmp_path / "d" / "fashion-mnist").iterdir()) == []
 
 
@@ -288,4 +288,4 @@ def test_cli_list_and_info(mirror, tmp_path, capsys, data_cli):
     assert data_cli(["data", "info", "bundled"]) == 0
     assert "train X (6500, 1, 28, 28) float32" in capsys.readouterr().out
     assert data_cli(["data", "info", "mnist"]) == 1
-    assert "MNIST not found" in capsys.readouterr().out
+    assert "MNIST not found" in capsys.readouterr().err

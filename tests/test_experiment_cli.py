@@ -43,7 +43,7 @@ def test_list_names_every_experiment(capsys):
 
 def test_unknown_experiment_is_refused_with_the_valid_names(capsys):
     assert main(["experiment", "nope", "--quick"]) == 2
-    assert "unknown experiment 'nope'; valid names: bn-sanity" in capsys.readouterr().out
+    assert "unknown experiment 'nope'; valid names: bn-sanity" in capsys.readouterr().err
 
 
 def test_set_changes_config_fields_parsed_by_their_types(tmp_path, capsys):
@@ -66,7 +66,7 @@ def test_set_changes_config_fields_parsed_by_their_types(tmp_path, capsys):
 )
 def test_bad_set_is_refused_with_a_message_naming_it(setting, message, capsys):
     assert main(["experiment", "lenet-bn", "--quick", "--set", setting]) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
 
 
 def test_set_parses_none_unions_and_tuples():

@@ -501,8 +501,10 @@ def test_gradcheck_command_list_and_unknown_name(capsys):
     assert all(name in listed for name in catalog.names())
     assert "batchnorm_forward / batchnorm_backward_alt wrt x, gamma, beta" in listed
     assert main(["gradcheck", "batchnrom"]) == 2
-    assert "no layer check named 'batchnrom'; valid names:" in capsys.readouterr().out
-    assert main(["gradcheck", "--tol", "-1"]) == 2
+    assert "no layer check named 'batchnrom'; valid names:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused while parsing, naming the option
+        main(["gradcheck", "--tol", "-1"])
+    assert stop.value.code == 2 and "argument --tol" in capsys.readouterr().err
 
 
 def test_gradcheck_command_exits_non_zero_on_a_failure_or_a_crash(monkeypatch, capsys):

@@ -50,7 +50,7 @@ def test_bad_arguments_exit_with_a_message(tmp_path, capsys):
         main(["train", "--hidden", "10,-3"])
     assert "positive sizes" in capsys.readouterr().err
     assert main(["train", "--quick", "--data", "nonsense", "--out", str(tmp_path)]) == 2
-    assert "unknown dataset 'nonsense'" in capsys.readouterr().out
+    assert "unknown dataset 'nonsense'" in capsys.readouterr().err
 
 
 def test_python_dash_m_bnlab_runs():

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from bnlab.commands.arguments import UsageError
+
 HELP = "list, inspect or download the datasets (fetch fashion-mnist|mnist|cifar10)"
 
 FILE_DATASETS = ("fashion-mnist", "mnist", "cifar10")
@@ -62,18 +64,14 @@ def _info(name: str, path: str | None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.action is None:
-        print("bnlab data: choose an action: list, info NAME or fetch NAME")
-        return 2
-    try:
-        if args.action == "list":
-            return _list()
-        if args.action == "info":
-            return _info(args.name, args.path)
-        from bnlab.data import fetch
+        raise UsageError("choose an action: list, info NAME or fetch NAME")
+    # errors (a missing dataset, a failed download) are reported by bnlab.cli.main
+    if args.action == "list":
+        return _list()
+    if args.action == "info":
+        return _info(args.name, args.path)
+    from bnlab.data import fetch
 
-        folder = fetch(args.name, args.dir, base_url=args.mirror, progress=not args.no_progress)
-    except (OSError, ValueError) as error:
-        print(f"bnlab data {args.action}: {error}")
-        return 1
+    folder = fetch(args.name, args.dir, base_url=args.mirror, progress=not args.no_progress)
     print(f"{args.name}: ready in {folder}")
     return 0

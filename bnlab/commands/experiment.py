@@ -15,6 +15,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from bnlab.commands.arguments import check_output_folder, check_range, count
+
 HELP = "run one of the study notes' experiments and write its figures (see --list)"
 
 
@@ -28,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", default="bnlab-out", help="folder for the figures (default: bnlab-out)"
     )
     parser.add_argument(
-        "--seed", type=int, default=None, help="random seed (default: the config's)"
+        "--seed", type=count(0), default=None, help="random seed (default: the config's)"
     )
     parser.add_argument(
         "--set",
@@ -89,6 +91,7 @@ def apply_settings(config: Any, settings: list[str]) -> Any:
             )
         try:
             changes[field] = parse_field(value, annotations[field])
+            check_range(field, changes[field])
         except ValueError as error:
             raise ValueError(f"--set {field}: {error}") from None
     return dataclasses.replace(config, **changes)
@@ -96,28 +99,24 @@ def apply_settings(config: Any, settings: list[str]) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from bnlab import experiments
+    from bnlab.experiments.common import show_progress
 
     if args.list or args.name is None:
         width = max(len(name) for name in experiments.REGISTRY)
         for info in experiments.REGISTRY.values():
             print(f"{info.name:<{width}}  {info.description} [{info.source}]")
         return 0 if args.list else 2
-    try:
-        module = experiments.load(args.name)
-    except ValueError as error:
-        print(f"bnlab experiment: {error}")
-        return 2
+    # a bad name, --set or --out raises: bnlab.cli.main reports it in one line, before any work
+    module = experiments.load(args.name)
     config = module.Config.quick() if args.quick else module.Config()
     if args.seed is not None:
         config = dataclasses.replace(config, seed=args.seed)
-    try:
-        config = apply_settings(config, args.set)
-    except ValueError as error:
-        print(f"bnlab experiment: {error}")
-        return 2
+    config = apply_settings(config, args.set)
+    check_output_folder("--out", args.out)
     print(f"== {args.name}{' (quick)' if args.quick else ''}: {config}")
     start = time.perf_counter()
-    result = module.run(config)
+    with show_progress(args.name):  # bars on a terminal, a line per epoch otherwise
+        result = module.run(config)
     elapsed = time.perf_counter() - start
     figures = module.plot(result, Path(args.out))
     print(module.summarize(result))

@@ -2,15 +2,23 @@
 
 The README's main command. With no options it trains on the Fashion-MNIST subset bundled with
 bnlab (no download), prints progress and final accuracies, and writes ``bnlab-out/train.png``.
+
+Ctrl-C stops the run cleanly: the models that finished are reported as usual, one line says
+where the stopped model's last checkpoint is and how to resume it, and the exit status is 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, field, fields
+import os
+import signal
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bnlab.commands.arguments import UsageError, check_output_folder, count, number
 
 if TYPE_CHECKING:  # for the annotations: each step imports what it uses when it runs
     from bnlab.nets import FullyConnectedNet
@@ -35,7 +43,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 100
     reg: float = 0.0
-    weight_scale: str = "2e-2"  # a number, 'he' or 'xavier'
+    weight_scale: str | None = "2e-2"  # a number, 'he' or 'xavier' (None: resumed, not drawn)
     dtype: str = "float32"
     seed: int = 0
     num_train: int | None = None  # a stratified random subset of N training examples (seeded)
@@ -54,56 +62,76 @@ def _positive_int_list(text: str) -> list[int]:
     return values
 
 
+def _weight_scale_text(text: str) -> str:
+    """An argparse type: 'he', 'xavier' or a finite number > 0 (kept as written)."""
+    if text not in ("he", "xavier"):
+        try:
+            number(0, open_minimum=True)(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected 'he', 'xavier' or a finite number > 0, got {text!r}"
+            ) from None
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # the library's registries, so a new activation or update rule is a choice here at once
     from bnlab.nets.registry import ACTIVATIONS
     from bnlab.solver.optim import UPDATE_RULES
 
+    # Every option defaults to None and config_from_args fills in TrainConfig's default, so
+    # that with --resume the options the user gave can be told from the defaults.
     d = TrainConfig()
     add = parser.add_argument
-    add("--data", default=d.data, help=f"dataset name (default: {d.data}, shipped with bnlab)")
-    add("--data-path", default=None, help="folder with the dataset files (default: search)")
-    add("--hidden", type=_positive_int_list, default=d.hidden, help="hidden sizes, e.g. 100,100")
+    add("--data", help=f"dataset name (default: {d.data}, shipped with bnlab)")
+    add("--data-path", help="folder with the dataset files (default: search)")
+    add("--hidden", type=_positive_int_list, help="hidden sizes, e.g. 100,100 (default: 5 x 100)")
     add(
         "--norm",
         dest="norms",
         nargs="+",
         choices=sorted(NORM_LABELS),
-        default=d.norms,
         help="normalisations to compare, one model each (default: none batchnorm)",
     )
-    add("--activation", default=d.activation, choices=sorted(ACTIVATIONS))
+    add("--activation", choices=sorted(ACTIVATIONS), help=f"(default: {d.activation})")
     add(
         "--update",
-        default=d.update,
         choices=list(UPDATE_RULES),
-        help="an update rule of bnlab.solver.optim",
+        help=f"an update rule of bnlab.solver.optim (default: {d.update})",
     )
-    add("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr})")
-    add("--lr-decay", type=float, default=d.lr_decay, help="lr multiplier per epoch")
+    add("--lr", type=number(0, open_minimum=True), help=f"learning rate (default: {d.lr})")
+    add("--lr-decay", type=number(0, open_minimum=True), help="lr multiplier per epoch")
     add(
         "--keep",
-        type=float,
-        default=d.keep,
-        help="FullyConnectedNet's dropout_keep_ratio (1 = no dropout; the conventions: "
-        "bnlab.layers.dropout's docstring)",
+        type=number(0, 1, open_minimum=True),
+        help="FullyConnectedNet's dropout_keep_ratio in (0, 1] (1 = no dropout, the default; "
+        "the conventions: bnlab.layers.dropout's docstring)",
     )
-    add("--epochs", type=int, default=None, help=f"(default: {d.epochs}; 2 with --quick)")
-    add("--batch-size", type=int, default=d.batch_size)
-    add("--reg", type=float, default=d.reg, help="L2 regularisation strength")
-    add("--weight-scale", default=d.weight_scale, help="init std, or 'he' / 'xavier'")
-    add("--dtype", default=d.dtype, choices=["float32", "float64"])
-    add("--seed", type=int, default=d.seed)
+    add("--epochs", type=count(1), help=f"(default: {d.epochs}; 2 with --quick)")
+    add("--batch-size", type=count(1), help=f"(default: {d.batch_size})")
+    add("--reg", type=number(0), help="L2 regularisation strength (default: 0)")
+    add(
+        "--weight-scale",
+        type=_weight_scale_text,
+        help=f"init std, or 'he' / 'xavier' (default: {d.weight_scale})",
+    )
+    add("--dtype", choices=["float32", "float64"], help=f"(default: {d.dtype})")
+    add("--seed", type=count(0), help=f"(default: {d.seed})")
     add(
         "--num-train",
-        type=int,
-        default=None,
+        type=count(1),
         help="train on N examples, a random subset (drawn with --seed) with every class in its "
         "share of the full training set",
     )
-    add("--out", default=d.out, help="folder for the figure and summary (default: bnlab-out)")
-    add("--checkpoint", default=None, help="write PREFIX-<model>_epoch_<n>.pkl every epoch")
-    add("--resume", default=None, help="continue training from a checkpoint file")
+    add("--out", help="folder for the figure and summary (default: bnlab-out)")
+    add("--checkpoint", help="write PREFIX-<model>_epoch_<n>.pkl every epoch")
+    add(
+        "--resume",
+        help="continue training from a checkpoint file; give the data options (--data, "
+        "--num-train, --seed, --quick) of the first run again, --epochs to change the total. "
+        "The model, the update rule and its settings come from the checkpoint: options that "
+        "disagree with it are refused",
+    )
     add(
         "--quick",
         action="store_true",
@@ -112,14 +140,114 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# What may be given with --resume: the data must be drawn again as the first run drew it,
+# and the outputs and the number of epochs may change. Every other option is the checkpoint's.
+RESUME_MAY_SET = ("data", "data_path", "num_train", "seed", "out", "epochs", "resume")
+
+
+def given_options(args: argparse.Namespace) -> set[str]:
+    """The TrainConfig fields set on the command line (the others are None)."""
+    return {f.name for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The options are named after TrainConfig's fields, so they map one to one."""
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
-    if args.epochs is None:
-        values["epochs"] = 2 if args.quick else TrainConfig.epochs
+    """The options are named after TrainConfig's fields, so they map one to one.
+
+    With ``--resume`` the model and update settings are read from the checkpoint
+    (:func:`resumed_config`), so that ``train.json`` records what the run used.
+    """
+    given = given_options(args)
+    values = {name: getattr(args, name) for name in given}
     if args.quick:
-        values["num_train"] = values["num_train"] or 1000
-    return TrainConfig(**values)
+        values.setdefault("num_train", 1000)
+        if not args.resume:
+            values.setdefault("epochs", 2)
+    config = TrainConfig(**values)
+    if config.resume:
+        config = resumed_config(config, given)
+    return config
+
+
+def _option(name: str) -> str:
+    return "--norm" if name == "norms" else "--" + name.replace("_", "-")
+
+
+def checkpoint_settings(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The TrainConfig fields a checkpoint of ``bnlab train`` fixes (its model and update)."""
+    import numpy as np
+
+    from bnlab.nets.registry import ACTIVATIONS
+
+    model = checkpoint["model"]
+    num_hidden = getattr(model, "num_layers", 1) - 1
+    layer_kinds = [layer.name.rstrip("0123456789") for layer in getattr(model, "layers", [])]
+    return {
+        "hidden": [int(model.params[f"W{i}"].shape[1]) for i in range(1, num_hidden + 1)],
+        "norms": [getattr(model, "normalization", None) or "none"],
+        "activation": next((kind for kind in layer_kinds if kind in ACTIVATIONS), None),
+        "update": checkpoint["update_rule"],
+        "lr": checkpoint["optim_config"].get("learning_rate"),
+        "lr_decay": checkpoint["lr_decay"],
+        "keep": getattr(model, "dropout_param", {}).get("p", 1.0),
+        "batch_size": checkpoint["batch_size"],
+        "reg": getattr(model, "reg", None),
+        "dtype": np.dtype(getattr(model, "dtype", np.float32)).name,
+        "checkpoint": checkpoint["checkpoint_name"],
+        "epochs": checkpoint["num_epochs"],
+    }
+
+
+def _show(value: Any) -> str:
+    """A value as it is written on the command line: 100,100 for --hidden, none batchnorm..."""
+    if isinstance(value, list):
+        return ("," if value and isinstance(value[0], int) else " ").join(map(str, value))
+    return str(value)
+
+
+def _same(name: str, given: Any, saved: Any) -> bool:
+    if name == "checkpoint":  # PREFIX names PREFIX-<model>'s files
+        if saved is None:
+            return False
+        prefixes = [given, *(f"{given}-{label}" for label in NORM_LABELS.values())]
+        return os.path.abspath(saved) in {os.path.abspath(p) for p in prefixes}
+    return given == saved
+
+
+def resumed_config(config: TrainConfig, given: set[str]) -> TrainConfig:
+    """``config`` with the checkpoint's model and update settings; refuses options that differ.
+
+    Raises UsageError naming every option given that disagrees with the checkpoint (with both
+    values), an option a resumed run cannot use (--weight-scale), or --epochs below the
+    checkpoint's epoch. Without --epochs the run goes on to the checkpoint's num_epochs.
+    """
+    from bnlab.solver.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(config.resume)
+    saved = checkpoint_settings(checkpoint)
+    problems = []
+    for name in sorted(given - set(RESUME_MAY_SET)):
+        value = getattr(config, name)
+        if name not in saved:
+            problems.append(f"{_option(name)} has no effect on resume (the weights are saved)")
+        elif not _same(name, value, saved[name]):
+            problems.append(
+                f"{_option(name)} {_show(value)} but the checkpoint has {_show(saved[name])}"
+            )
+    if problems:
+        raise UsageError(
+            f"--resume {config.resume}: {'; '.join(problems)} (leave these options out)"
+        )
+    saved_checkpoint = saved.pop("checkpoint")
+    if "epochs" in given:
+        if config.epochs < checkpoint["epoch"]:
+            raise UsageError(
+                f"--epochs {config.epochs} is below the checkpoint's epoch {checkpoint['epoch']}"
+            )
+        saved.pop("epochs")
+    for label in NORM_LABELS.values():  # the prefix the user gave: PREFIX-<model>
+        if saved_checkpoint and saved_checkpoint.endswith(f"-{label}"):
+            saved_checkpoint = saved_checkpoint[: -len(label) - 1]
+    return replace(config, **saved, checkpoint=saved_checkpoint, weight_scale=None)
 
 
 def _weight_scale(text: str) -> float | str:
@@ -135,14 +263,32 @@ def _dtype(config: TrainConfig) -> type:
 def train(config: TrainConfig) -> dict:
     """Train one model per entry of ``config.norms`` (or resume one); returns the summary dict.
 
-    The steps, one function each: load the data, build the Solvers, train them, evaluate
-    them, report (print the table, write ``train.png`` and ``train.json``).
+    The steps, one function each: check the output folders, load the data, build the
+    Solvers, train them, evaluate them, report (print the table, write ``train.png`` and
+    ``train.json``). On Ctrl-C the models that finished are evaluated and reported, the
+    summary's "interrupted" names the one that was stopped, and :func:`say_how_to_resume`
+    prints where its last checkpoint is.
     """
+    check_outputs(config)
     data = load(config)
     solvers = build(config, data)
-    fit(solvers)
-    results = evaluate(solvers, data)
-    return report(config, solvers, results)
+    interrupted = fit(solvers)
+    finished = solvers
+    if interrupted is not None:  # the models before it; those after it never started
+        finished = dict(list(solvers.items())[: list(solvers).index(interrupted)])
+    summary: dict = {"config": asdict(config), "results": {}, "interrupted": interrupted}
+    if finished:
+        summary = report(config, finished, evaluate(finished, data), interrupted)
+    if interrupted is not None:
+        say_how_to_resume(config, interrupted, solvers[interrupted])
+    return summary
+
+
+def check_outputs(config: TrainConfig) -> None:
+    """Refuse an --out or --checkpoint that cannot be written, before any work."""
+    check_output_folder("--out", config.out)
+    if config.checkpoint:
+        check_output_folder("--checkpoint", Path(config.checkpoint).parent)
 
 
 def load(config: TrainConfig) -> dict[str, Any]:
@@ -213,11 +359,52 @@ def build_model(config: TrainConfig, data: dict[str, Any], norm: str) -> FullyCo
     return model
 
 
-def fit(solvers: dict[str, Solver]) -> None:
-    """Train every Solver in turn; each keeps its best-by-validation params at the end."""
+# Test-only hook: BNLAB_INTERRUPT_AT=LABEL:EPOCH sends this process SIGINT (a Ctrl-C) when
+# model LABEL has finished epoch EPOCH, so the tests can interrupt a run at a known point.
+INTERRUPT_AT = "BNLAB_INTERRUPT_AT"
+
+
+def fit(solvers: dict[str, Solver]) -> str | None:
+    """Train every Solver in turn; each keeps its best-by-validation params at the end.
+
+    Returns None, or the label of the model that Ctrl-C stopped (the later ones did not start).
+    """
+    label_at, _, epoch_at = os.environ.get(INTERRUPT_AT, "").partition(":")
+
+    def interrupt_for_tests(solver: Solver) -> None:
+        if solver.epoch == int(epoch_at):
+            os.kill(os.getpid(), signal.SIGINT)
+
     for label, solver in solvers.items():
         print(f"-- training {label}")
-        solver.train()
+        try:
+            solver.train(on_epoch_end=interrupt_for_tests if label == label_at else None)
+        except KeyboardInterrupt:
+            return label
+    return None
+
+
+def say_how_to_resume(config: TrainConfig, label: str, solver: Solver) -> None:
+    """One line on stderr: the model stopped, its last checkpoint and the command to resume."""
+    from bnlab.solver.checkpoint import checkpoint_path
+
+    line = f"bnlab train: interrupted while training {label} (epoch {solver.epoch} done)"
+    last = None
+    if solver.checkpoint_name is not None:
+        last = checkpoint_path(solver.checkpoint_name, solver.epoch)
+    if last is not None and last.is_file():
+        data_options = [f"--data {config.data}"] if config.data != TrainConfig.data else []
+        if config.data_path:
+            data_options.append(f"--data-path {config.data_path}")
+        if config.num_train is not None:
+            data_options.append(f"--num-train {config.num_train}")
+        if config.seed != TrainConfig.seed:
+            data_options.append(f"--seed {config.seed}")
+        command = " ".join(["bnlab train --resume", str(last), *data_options])
+        line += f"; last checkpoint: {last}; resume with: {command}"
+    else:
+        line += "; no checkpoint was written (--checkpoint PREFIX writes one every epoch)"
+    print(line, file=sys.stderr, flush=True)
 
 
 def evaluate(solvers: dict[str, Solver], data: dict[str, Any]) -> dict[str, dict]:
@@ -233,13 +420,21 @@ def evaluate(solvers: dict[str, Solver], data: dict[str, Any]) -> dict[str, dict
     }
 
 
-def report(config: TrainConfig, solvers: dict[str, Solver], results: dict[str, dict]) -> dict:
-    """Write the figure and ``train.json`` to ``config.out``, print the table; the summary."""
+def report(
+    config: TrainConfig,
+    solvers: dict[str, Solver],
+    results: dict[str, dict],
+    interrupted: str | None = None,
+) -> dict:
+    """Write the figure and ``train.json`` to ``config.out``, print the table; the summary.
+
+    interrupted: the label of a model Ctrl-C stopped (not among ``solvers``), or None.
+    """
     from bnlab.plotting import plot_training_curves
 
     out = Path(config.out)
     title = f"{config.data}: hidden {config.hidden}, {config.update} lr {config.lr}"
-    summary: dict = {"config": asdict(config), "results": results}
+    summary: dict = {"config": asdict(config), "results": results, "interrupted": interrupted}
     summary["figure"] = str(plot_training_curves(solvers, out / "train.png", title))
     (out / "train.json").write_text(json.dumps(summary, indent=2))
     print(f"\n{'model':<12} {'train':>7} {'val':>7} {'test':>7}")
@@ -250,14 +445,6 @@ def report(config: TrainConfig, solvers: dict[str, Solver], results: dict[str, d
 
 
 def run(args: argparse.Namespace) -> int:
-    from bnlab.solver import TrainingDiverged
-
-    try:
-        train(config_from_args(args))
-    except TrainingDiverged as error:
-        print(f"bnlab train: {error}")
-        return 1
-    except (FileNotFoundError, ValueError) as error:
-        print(f"bnlab train: {error}")
-        return 2
-    return 0
+    """Errors are reported by :func:`bnlab.cli.main`; 130 after a Ctrl-C (results written)."""
+    summary = train(config_from_args(args))
+    return 0 if summary["interrupted"] is None else 130

@@ -1,8 +1,19 @@
-"""What every experiment needs: its data, a trained model, and the curves as plain data."""
+"""What every experiment needs: its data, a trained model, and the curves as plain data.
+
+Every Solver is built by :func:`make_solver`, so this is also where an experiment's progress
+is shown: inside :func:`show_progress` (``bnlab experiment`` enters it) each training run is
+followed, on stderr, by tqdm's bars (an overall one for the experiment, one for the current
+run) on a terminal or in Jupyter, and by a line per epoch otherwise (a log file, a pipe).
+Outside it the experiments print nothing. Following a run reads the Solver's histories and
+draws no random numbers, so the results are the same either way.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +22,7 @@ import numpy as np
 from bnlab.data import load_dataset, subsample
 from bnlab.nets import FullyConnectedNet
 from bnlab.solver import Solver, TrainingDiverged
+from bnlab.solver.progress import auto_tqdm, can_draw
 
 
 @dataclass
@@ -85,6 +97,106 @@ def stratified_subsample(
     return dict(data, X_train=data["X_train"][rows], y_train=y_train[rows])
 
 
+class RunProgress:
+    """The progress of one experiment's training runs (see the module docstring).
+
+    ``follow(solver, on_epoch_end)`` returns the callback that :meth:`Solver.train` gets: it
+    reports every epoch, then calls ``on_epoch_end`` (the experiment's own) if given.
+    """
+
+    def __init__(self, name: str, stream: Any = None) -> None:
+        self.name, self.stream = name, stream
+        self.num_runs = 0
+        self._tqdm = tqdm = auto_tqdm()
+        self.draw = stream is None and can_draw(tqdm)
+        self.stream = stream if stream is not None else sys.stderr
+        self.overall = tqdm(desc=name, unit="epoch", disable=not self.draw, file=stream)
+        self.run_bar: Any = None
+        self.start = time.perf_counter()
+
+    def follow(
+        self, solver: Solver, on_epoch_end: Callable[[Solver], Any] | None
+    ) -> Callable[[Solver], Any]:
+        self.num_runs += 1
+        run = self.num_runs
+        self.close_run()
+        self.run_bar = self._tqdm(
+            total=solver.num_epochs,
+            desc=f"run {run}",
+            unit="epoch",
+            leave=False,
+            position=1,
+            disable=not self.draw,
+            file=self.stream,
+        )
+        self.overall.set_postfix_str(f"run {run}")
+
+        def report(solver: Solver) -> None:
+            if solver.epoch > 0:  # epoch 0 measures the untrained model
+                self.epoch_done(run, solver)
+            if on_epoch_end is not None:
+                on_epoch_end(solver)
+
+        return report
+
+    def epoch_done(self, run: int, solver: Solver) -> None:
+        if self.draw:
+            self.run_bar.update(1)
+            self.overall.update(1)
+            return
+        short = "acc" if solver.metric_name == "accuracy" else "mse"
+        print(
+            f"{self.name}: run {run}, epoch {solver.epoch}/{solver.num_epochs}: "
+            f"train {short} {solver.train_metric_history[-1]:.4f}, "
+            f"val {short} {solver.val_metric_history[-1]:.4f} "
+            f"({time.perf_counter() - self.start:.0f} s)",
+            file=self.stream,
+            flush=True,
+        )
+
+    def close_run(self) -> None:
+        if self.run_bar is not None:
+            self.run_bar.close()
+            self.run_bar = None
+
+    def close(self) -> None:
+        self.close_run()
+        self.overall.close()
+
+
+_progress: list[RunProgress] = []  # the RunProgress of show_progress, while it runs
+
+
+@contextmanager
+def show_progress(name: str, stream: Any = None) -> Iterator[RunProgress]:
+    """Report the progress of every Solver :func:`make_solver` builds inside this block.
+
+    name: the experiment's, shown on every line. stream: where the lines go; None draws bars
+    on stderr when it is a terminal (or in Jupyter) and writes lines to stderr otherwise.
+    """
+    progress = RunProgress(name, stream)
+    _progress.append(progress)
+    try:
+        yield progress
+    finally:
+        _progress.remove(progress)
+        progress.close()
+
+
+def _followed(solver: Solver, progress: RunProgress) -> Solver:
+    """``solver`` whose train() reports to ``progress`` (the callback it is given still runs)."""
+    train = solver.train
+
+    def train_followed(on_epoch_end: Callable[[Solver], Any] | None = None) -> None:
+        try:
+            train(on_epoch_end=progress.follow(solver, on_epoch_end))
+        finally:
+            progress.close_run()
+
+    solver.train = train_followed  # type: ignore[method-assign]
+    return solver
+
+
 def make_solver(
     model: Any,
     data: dict[str, Any],
@@ -100,9 +212,10 @@ def make_solver(
     """A seeded Solver, not yet trained, quiet unless ``verbose``; building it checks every setting.
 
     The experiments and ``bnlab train`` build their Solvers here; solver_kwargs go to
-    :class:`~bnlab.solver.Solver` (lr_decay, checkpoint_name, print_every, ...).
+    :class:`~bnlab.solver.Solver` (lr_decay, checkpoint_name, print_every, ...). Inside
+    :func:`show_progress` its train() reports its progress.
     """
-    return Solver(
+    solver = Solver(
         model,
         data,
         update_rule=update_rule,
@@ -113,6 +226,7 @@ def make_solver(
         verbose=verbose,
         **solver_kwargs,
     )
+    return _followed(solver, _progress[-1]) if _progress else solver
 
 
 def train_model(
