@@ -18,8 +18,8 @@ The file is the pickled dict followed by one line, the trailer::
 
     \nbnlab-checkpoint run=<32 hex digits> sha256=<64 hex digits>\n
 
-``sha256`` is the digest of the pickle's bytes and ``run`` the writing run's identity (also
-the ``run_id`` key). ``pickle.load`` stops at the end of the pickle, so cs231n-style code
+``sha256`` is the digest of the pickle's bytes followed by the run id, and ``run`` the
+writing run's identity (also the ``run_id`` key), readable without unpickling. ``pickle.load`` stops at the end of the pickle, so cs231n-style code
 reads the dict as before and never sees the trailer; this is why the checksum sits after the
 pickle rather than around it (an outer ``{"sha256": ..., "payload": bytes}`` would hide
 cs231n's keys). :func:`load_checkpoint` checks the digest before it unpickles anything and
@@ -160,6 +160,7 @@ def write_checkpoint(path: str | os.PathLike, checkpoint: Any) -> Path:
         with open(temporary, "wb") as f:
             digest = hashlib.sha256()
             pickle.dump(checkpoint, _Hashing(f, digest), protocol=pickle.HIGHEST_PROTOCOL)
+            digest.update(run_id.encode())  # the trailer's run id is covered too
             f.write(f"\nbnlab-checkpoint run={run_id} sha256={digest.hexdigest()}\n".encode())
             f.flush()
             os.fsync(f.fileno())
@@ -278,7 +279,7 @@ def load_checkpoint(path: str | os.PathLike, trusted: Iterable[Any] = ()) -> dic
     match = TRAILER.search(content[-TRAILER_SIZE:])
     if match:
         content = content[:-TRAILER_SIZE]
-        if hashlib.sha256(content).hexdigest() != match.group(2).decode():
+        if hashlib.sha256(content + match.group(1)).hexdigest() != match.group(2).decode():
             raise CheckpointError(
                 f"checkpoint {str(path)!r} is damaged: its contents do not match the checksum "
                 f"written with it; resume from an earlier epoch's file"
