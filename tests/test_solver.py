@@ -606,6 +606,57 @@ def test_infinite_loss_is_caught_too():
         make_solver(model=Exploding()).train()
 
 
+def test_nan_reaching_a_batch_blames_the_data_not_the_learning_rate():
+    solver = make_solver()
+    solver.X_train[:, 1] = np.nan  # after the check in __init__: the data changed in place
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    message = str(caught.value)
+    assert "The batch's inputs hold 10 non-finite value(s): the data is bad, not the learning" in (
+        message
+    )
+    assert "look for NaN or inf in data['X_train']." in message
+    assert "smaller learning rate" not in message
+
+
+# -- bad data -------------------------------------------------------------------------------------
+
+
+def with_nan(key, index):
+    data = blobs()
+    data[key][index] = np.nan
+    return data
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (with_nan("X_val", ...), r"data\['X_val'\] holds 120 non-finite value\(s\) \(NaN or inf\) "
+         r"out of 120, the first at index \(0, 0\)"),
+        (with_nan("X_val", 7), r"data\['X_val'\] holds 4 non-finite .* first at index \(7, 0\)"),
+        (with_nan("X_train", (12, 2)), r"data\['X_train'\] holds 1 non-finite .* \(12, 2\)"),
+        ({**blobs(), "X_train": np.full((60, 4), np.inf)}, r"data\['X_train'\] holds 240 "),
+        ({**blobs(), "y_val": np.full(30, 99)}, r"data\['y_val'\] must hold class labels in "
+         r"\[0, 3\) \(the model scores 3 classes\), got 99 at index 0 \(30 label\(s\) outside\)"),
+        ({**blobs(), "y_train": np.where(np.arange(60) == 5, -1, blobs()["y_train"])},
+         r"data\['y_train'\] must hold class labels in \[0, 3\) .* got -1 at index 5 \(1 label"),
+        ({**blobs(), "y_val": np.full(30, 3)}, r"data\['y_val'\] .* got 3 at index 0"),
+    ],
+    ids=["all-NaN X_val", "a NaN row", "NaN in X_train", "inf", "y_val 99", "y -1", "y == C"],
+)  # fmt: skip
+def test_bad_data_is_refused_before_training(data, message):
+    with pytest.raises(ValueError, match=message) as caught:
+        make_solver(data=data)
+    assert "learning rate" not in str(caught.value)
+
+
+def test_nan_regression_targets_are_refused():
+    data = regression_data()
+    data["y_val"][3] = np.nan
+    with pytest.raises(ValueError, match=r"data\['y_val'\] holds 1 non-finite .* index \(3,"):
+        make_solver(model=LinearModel(num_outputs=1, loss_type="mse"), data=data)
+
+
 # -- bad input ------------------------------------------------------------------------------------
 
 
