@@ -118,7 +118,12 @@ def test_a_hostile_pickles_code_never_runs(tmp_path, good_checkpoint):
 
 @pytest.mark.parametrize(
     "module, name",
-    [("os", "system"), ("bnlab.nets.model", "np"), ("bnlab.nets.model", "np.save")],
+    [
+        ("os", "system"),
+        ("bnlab.nets.model", "np"),
+        ("bnlab.nets.model", "np.save"),
+        ("bnlab.nets.model", "partial"),  # functools', imported there
+    ],
 )
 def test_only_bnlabs_own_classes_and_functions_are_resolved(tmp_path, module, name):
     # a module's imports (np, os) are not its own; dotted names would reach through them

@@ -103,7 +103,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--out", default=d.out, help="folder for the figure and summary (default: bnlab-out)")
     add("--checkpoint", default=None, help="write PREFIX-<model>_epoch_<n>.pkl every epoch")
-    add("--resume", default=None, help="continue training from a checkpoint file")
+    add(
+        "--resume",
+        default=None,
+        help="continue training from a checkpoint file; it is checked (a checksum) and loaded "
+        "safely: only numpy arrays, builtin containers and bnlab's own models and update rules "
+        "are unpickled, so a hostile file's code does not run (a plain pickle.load would run it)",
+    )
     add(
         "--quick",
         action="store_true",
