@@ -215,6 +215,56 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def claim_prefix(
+    checkpoint_name: str, run_id: str, overwrite: bool = False, unmarked_are_ours: bool = False
+) -> None:
+    """Make ``checkpoint_name`` the run ``run_id``'s before it writes there.
+
+    Deletes the temporary files (``.NAME_epoch_N.pkl.<pid>.tmp``) that killed processes left
+    with this prefix, then refuses, with FileExistsError, checkpoints of the prefix written by
+    another run (or deletes them if ``overwrite``): two runs' epochs under one prefix would
+    make "the newest checkpoint" the other run's. ``unmarked_are_ours``: files without a run
+    id count as this run's (a run resumed from a checkpoint written before run ids).
+    """
+    prefix = Path(checkpoint_name)
+    folder, base = prefix.parent, re.escape(prefix.name)
+    checkpoint = re.compile(rf"{base}_(epoch_\d+|diverged)\.pkl")
+    temporary = re.compile(rf"\.{base}_(?:epoch_\d+|diverged)\.pkl\.(\d+)\.tmp")
+    others = []
+    for entry in sorted(os.listdir(folder)):
+        match = temporary.fullmatch(entry)
+        if match and not _process_alive(int(match.group(1))):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / entry)  # a killed run's half-written file
+        elif checkpoint.fullmatch(entry):
+            owner = read_run_id(folder / entry)
+            if owner != run_id and not (owner is None and unmarked_are_ours):
+                others.append(folder / entry)
+    if others and not overwrite:
+        shown = ", ".join(str(path) for path in others[:5])
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        raise FileExistsError(
+            f"checkpoint_name {checkpoint_name!r} already holds checkpoints of another run "
+            f"({shown}{more}); writing this run's next to them would mix the two. Give a new "
+            f"checkpoint_name, or checkpoint_overwrite=True to delete them first"
+        )
+    for path in others:
+        os.unlink(path)
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (POSIX); elsewhere every process counts as alive."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would terminate the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
 # What a pickled numpy array, dtype or scalar needs, in numpy 1.x and 2.x.
 NUMPY_GLOBALS = {
     (module, name)

@@ -7,7 +7,6 @@ import inspect
 import math
 import numbers
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -38,10 +37,10 @@ from bnlab.solver.checkpoint import (
     SETTINGS,
     CheckpointWriteError,
     checkpoint_path,
+    claim_prefix,
     load_checkpoint,
     make_checkpoint,
     new_run_id,
-    read_run_id,
     write_checkpoint,
 )
 from bnlab.solver.optim import UpdateRule
@@ -61,19 +60,6 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message: str, epoch: int, iteration: int, loss: float) -> None:
         super().__init__(message)
         self.epoch, self.iteration, self.loss = epoch, iteration, loss
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (POSIX); elsewhere every process counts as alive."""
-    if os.name != "posix":
-        return True  # os.kill(pid, 0) would terminate the process on Windows
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 class Solver:
@@ -267,9 +253,8 @@ class Solver:
         loss = float(loss)
         self.loss_history.append(loss)
         if not math.isfinite(loss):
-            self._diverged(
-                loss, X_batch, y_batch
-            )  # before the update: a NaN gradient never reaches the params
+            # before the update: a NaN gradient never reaches the params
+            self._diverged(loss, X_batch, y_batch)
         params = self.model.params
         for name, w in params.items():
             try:
@@ -401,7 +386,13 @@ class Solver:
         if on_epoch_end is not None and not callable(on_epoch_end):
             raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
         if self.checkpoint_name is not None and not self._prefix_claimed:
-            self._claim_prefix()
+            claim_prefix(
+                self.checkpoint_name,
+                self.run_id,
+                self.checkpoint_overwrite,
+                self._unmarked_are_ours,
+            )
+            self._prefix_claimed = True
         with small_ufunc_buffer():
             if not self.val_metric_history:  # nothing measured yet: record the untrained model
                 self._end_epoch(time.perf_counter(), on_epoch_end)
@@ -483,33 +474,6 @@ class Solver:
                 error.filename,
             ) from error.__cause__
         self._last_checkpoint = path
-
-    def _claim_prefix(self) -> None:
-        """Clean killed runs' temporary files; refuse (or delete) another run's checkpoints."""
-        prefix = Path(self.checkpoint_name)
-        folder, base = prefix.parent, re.escape(prefix.name)
-        ours = re.compile(rf"{base}_(epoch_\d+|diverged)\.pkl")
-        temporary = re.compile(rf"\.{base}_(?:epoch_\d+|diverged)\.pkl\.(\d+)\.tmp")
-        others = []
-        for entry in sorted(os.listdir(folder)):
-            match = temporary.fullmatch(entry)
-            if match and not _process_alive(int(match.group(1))):
-                os.unlink(folder / entry)  # a killed run's half-written file
-            elif ours.fullmatch(entry):
-                run_id = read_run_id(folder / entry)
-                if run_id != self.run_id and not (run_id is None and self._unmarked_are_ours):
-                    others.append(folder / entry)
-        if others and not self.checkpoint_overwrite:
-            shown = ", ".join(str(path) for path in others[:5])
-            more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-            raise FileExistsError(
-                f"checkpoint_name {self.checkpoint_name!r} already holds checkpoints of another "
-                f"run ({shown}{more}); writing this run's next to them would mix the two. Give a "
-                f"new checkpoint_name, or checkpoint_overwrite=True to delete them first"
-            )
-        for path in others:
-            os.unlink(path)
-        self._prefix_claimed = True
 
     def _checkpoint(self) -> dict[str, Any]:
         """The keys of :data:`bnlab.solver.checkpoint.SCHEMA`: cs231n's, plus exact resume's."""
