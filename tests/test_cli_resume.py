@@ -158,3 +158,17 @@ def test_ctrl_c_without_checkpoints_says_so(tmp_path):
     (line,) = done.stderr.strip().splitlines()
     assert "no checkpoint was written" in line
     assert not (tmp_path / "train.json").exists()  # no model finished: nothing to report
+
+
+def test_a_prefix_of_another_run_is_refused_unless_overwrite_is_asked(tmp_path, capsys):
+    argv = ["train", "--quick", "--epochs", "1", "--hidden", "8", "--norm", "batchnorm"]
+    argv += ["--out", str(tmp_path / "out"), "--checkpoint", str(tmp_path / "run")]
+    assert main(argv) == 0
+    first = (tmp_path / "run-batchnorm_epoch_1.pkl").read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 1  # a second run would mix its epochs with the first run's
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run-batchnorm" in err and "another run" in err
+    assert (tmp_path / "run-batchnorm_epoch_1.pkl").read_bytes() == first
+    assert main([*argv, "--checkpoint-overwrite"]) == 0
+    assert (tmp_path / "run-batchnorm_epoch_1.pkl").read_bytes() != first  # the new run's

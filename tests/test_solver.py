@@ -22,12 +22,22 @@ from bnlab.solver.checkpoint import (
 from bnlab.solver.optim import UPDATE_RULES, sgd
 
 QUIET = {"verbose": False}
+TOY_MODELS = (LinearModel, DivergingModel, RecordingModel)
 RATES = {"sgd": 0.5, "sgd_momentum": 0.1, "rmsprop": 5e-2, "adam": 5e-2}
 
 
 def make_solver(model=None, data=None, **kwargs):
     settings = {"batch_size": 10, "num_epochs": 2, "seed": 0, **QUIET, **kwargs}
     return Solver(model or LinearModel(), blobs() if data is None else data, **settings)
+
+
+def resume(path, data, **kwargs):
+    """Solver.resume, trusting the toy models (classes of the tests, not bnlab's)."""
+    return Solver.resume(path, data, trusted=TOY_MODELS, **kwargs)
+
+
+def load(path):
+    return load_checkpoint(path, trusted=TOY_MODELS)
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -279,6 +289,7 @@ def test_metrics_use_num_train_samples_and_num_val_samples_distinct_examples():
     solver = make_solver(
         model=model, data=data, num_epochs=1, num_train_samples=15, num_val_samples=7
     )
+    model.evaluated.clear()  # the label check's one-example forward, in __init__
     solver.train()
     # per epoch: one call on 15 training examples, then one on 7 validation examples
     assert [len(ids) for ids in model.evaluated] == [15, 7, 15, 7]
@@ -354,7 +365,7 @@ def test_the_schema_keeps_cs231ns_keys_and_the_solver_writes_exactly_it(tmp_path
     assert set(CS231N_KEYS + RESUME_KEYS) == set(REQUIRED_KEYS)
     solver = make_solver(checkpoint_name=tmp_path / "run", num_epochs=1)
     solver.train()
-    saved = load_checkpoint(tmp_path / "run_epoch_1.pkl")
+    saved = load(tmp_path / "run_epoch_1.pkl")
     assert tuple(saved) == CHECKPOINT_KEYS
     assert saved["train_acc_history"] == solver.train_metric_history
     assert saved["val_acc_history"] == solver.val_metric_history
@@ -375,13 +386,13 @@ def saved_checkpoint(tmp_path_factory):
         return pickle.load(f), straight
 
 
-@pytest.mark.parametrize("key", [key for key in CHECKPOINT_KEYS if key != "learning_rate"])
+@pytest.mark.parametrize("key", REQUIRED_KEYS)
 def test_resume_refuses_a_checkpoint_without_a_required_key(tmp_path, saved_checkpoint, key):
     checkpoint, _ = saved_checkpoint
     path = tmp_path / f"without_{key}.pkl"
     write_checkpoint(path, {name: value for name, value in checkpoint.items() if name != key})
     with pytest.raises(ValueError, match=f"checkpoint '{path}' cannot be resumed from") as caught:
-        Solver.resume(path, blobs())
+        resume(path, blobs())
     assert f"it lacks {key} " in str(caught.value)
 
 
@@ -389,7 +400,7 @@ def test_the_learning_rate_key_is_for_the_reader_only(tmp_path, saved_checkpoint
     checkpoint, straight = saved_checkpoint
     path = tmp_path / "without_learning_rate.pkl"
     write_checkpoint(path, {k: v for k, v in checkpoint.items() if k != "learning_rate"})
-    resumed = Solver.resume(path, blobs(), num_epochs=2)
+    resumed = resume(path, blobs(), num_epochs=2)
     resumed.train()
     assert resumed.loss_history == straight.loss_history
 
@@ -424,7 +435,7 @@ def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, rule):
 
     first = make_solver(num_epochs=2, checkpoint_name=tmp_path / "run", **settings)
     first.train()
-    resumed = Solver.resume(tmp_path / "run_epoch_2.pkl", blobs(), num_epochs=4)
+    resumed = resume(tmp_path / "run_epoch_2.pkl", blobs(), num_epochs=4)
     assert resumed.epoch == 2
     resumed.train()
 
@@ -453,7 +464,7 @@ def test_resume_a_batchnorm_net_exactly(tmp_path):
     straight = make_solver(model=net(), num_epochs=3, **settings)
     straight.train()
     make_solver(model=net(), num_epochs=1, checkpoint_name=tmp_path / "bn", **settings).train()
-    resumed = Solver.resume(tmp_path / "bn_epoch_1.pkl", blobs(), num_epochs=3)
+    resumed = resume(tmp_path / "bn_epoch_1.pkl", blobs(), num_epochs=3)
     resumed.train()
     assert resumed.loss_history == straight.loss_history
     assert resumed.val_acc_history == straight.val_acc_history
@@ -465,35 +476,35 @@ def test_resume_a_batchnorm_net_exactly(tmp_path):
 def test_resume_overrides_and_refusals(tmp_path):
     make_solver(checkpoint_name=tmp_path / "run", update_rule="adam").train()
     path = tmp_path / "run_epoch_2.pkl"
-    resumed = Solver.resume(path, blobs(), num_epochs=3, optim_config={"learning_rate": 1e-4})
+    resumed = resume(path, blobs(), num_epochs=3, optim_config={"learning_rate": 1e-4})
     assert all(c["learning_rate"] == 1e-4 for c in resumed.optim_configs.values())
     assert resumed.optim_configs["W"]["t"] == 12  # the state carried over
     assert resumed.optim_config == {"learning_rate": 1e-4}
     assert resumed.best_epoch is not None and resumed.best_statistics is not None
     for same_rule in ("adam", fast_optim.adam, optim.adam):  # the saved state fits all three
-        assert Solver.resume(path, blobs(), update_rule=same_rule).epoch == 2
+        assert resume(path, blobs(), update_rule=same_rule).epoch == 2
     with pytest.raises(TypeError, match="seed cannot be given"):
-        Solver.resume(path, blobs(), seed=1)
+        resume(path, blobs(), seed=1)
     with pytest.raises(ValueError, match="update_rule cannot change on resume"):
-        Solver.resume(path, blobs(), update_rule="sgd")
+        resume(path, blobs(), update_rule="sgd")
     with pytest.raises(ValueError, match=r"data\['X_train'\] is float64 array of shape \(50, 4\)"):
-        Solver.resume(path, blobs(num_train=50))
+        resume(path, blobs(num_train=50))
     with pytest.raises(TypeError, match="unknown keyword argument"):
-        Solver.resume(path, blobs(), epochs=3)
+        resume(path, blobs(), epochs=3)
     with open(tmp_path / "cs231n.pkl", "wb") as f:
         pickle.dump({"model": None, "epoch": 1}, f)
     with pytest.raises(ValueError, match="cannot be resumed from: it lacks update_rule"):
-        load_checkpoint(tmp_path / "cs231n.pkl")
+        load(tmp_path / "cs231n.pkl")
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        Solver.resume(tmp_path / "missing.pkl", blobs())
+        resume(tmp_path / "missing.pkl", blobs())
     write_checkpoint(tmp_path / "list.pkl", [1, 2])
     with pytest.raises(ValueError, match=r"checkpoint '.*list\.pkl' must hold a dict, got list"):
-        load_checkpoint(tmp_path / "list.pkl")
+        load(tmp_path / "list.pkl")
     with open(path, "rb") as f:
         tampered = {**pickle.load(f), "metric_name": "mse"}
     write_checkpoint(tmp_path / "tampered.pkl", tampered)
     with pytest.raises(ValueError, match="the checkpoint tracked mse, the model gives accuracy"):
-        Solver.resume(tmp_path / "tampered.pkl", blobs())
+        resume(tmp_path / "tampered.pkl", blobs())
 
 
 # -- NumPy's ufunc buffer ---------------------------------------------------------------------------
@@ -522,7 +533,9 @@ def user_buffer():
 
 def test_train_runs_with_a_small_ufunc_buffer_and_gives_the_users_back(user_buffer):
     model = BufferRecordingModel()
-    make_solver(model=model).train()
+    solver = make_solver(model=model)
+    model.buffer_sizes.clear()  # the label check's forward in __init__ runs outside train()
+    solver.train()
     assert model.buffer_sizes == {SMALL_BUFFER}  # every forward, train and test mode
     assert np.getbufsize() == user_buffer
 
@@ -561,7 +574,7 @@ def test_nan_loss_stops_with_epoch_iteration_and_best_params(tmp_path):
     assert len(solver.val_acc_history) == 3  # epochs 0, 1, 2
     assert_same_params(solver.model.params, snapshots[solver.best_epoch])
     assert all(np.isfinite(w).all() for w in solver.model.params.values())
-    saved = load_checkpoint(tmp_path / "run_diverged.pkl")
+    saved = load(tmp_path / "run_diverged.pkl")
     assert_same_params(saved["model"].params, snapshots[solver.best_epoch])
     assert str(tmp_path / "run_diverged.pkl") in str(error)
 
@@ -579,7 +592,8 @@ def test_a_checkpoint_that_cannot_be_saved_does_not_hide_the_divergence(tmp_path
         solver.train()
     message = str(caught.value)
     assert "the model holds the best params so far (epoch " in message
-    assert "(could not save a checkpoint: disk full). Try a smaller learning rate." in message
+    assert "(could not save a checkpoint: disk full). The batch's inputs are finite" in message
+    assert message.endswith("try a smaller learning rate.")
 
 
 def test_infinite_loss_is_caught_too():
@@ -590,6 +604,57 @@ def test_infinite_loss_is_caught_too():
 
     with pytest.raises(TrainingDiverged, match="loss is inf at epoch 1, iteration 1 of 6"):
         make_solver(model=Exploding()).train()
+
+
+def test_nan_reaching_a_batch_blames_the_data_not_the_learning_rate():
+    solver = make_solver()
+    solver.X_train[:, 1] = np.nan  # after the check in __init__: the data changed in place
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    message = str(caught.value)
+    assert "The batch's inputs hold 10 non-finite value(s): the data is bad, not the learning" in (
+        message
+    )
+    assert "look for NaN or inf in data['X_train']." in message
+    assert "smaller learning rate" not in message
+
+
+# -- bad data -------------------------------------------------------------------------------------
+
+
+def with_nan(key, index):
+    data = blobs()
+    data[key][index] = np.nan
+    return data
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (with_nan("X_val", ...), r"data\['X_val'\] holds 120 non-finite value\(s\) \(NaN or inf\) "
+         r"out of 120, the first at index \(0, 0\)"),
+        (with_nan("X_val", 7), r"data\['X_val'\] holds 4 non-finite .* first at index \(7, 0\)"),
+        (with_nan("X_train", (12, 2)), r"data\['X_train'\] holds 1 non-finite .* \(12, 2\)"),
+        ({**blobs(), "X_train": np.full((60, 4), np.inf)}, r"data\['X_train'\] holds 240 "),
+        ({**blobs(), "y_val": np.full(30, 99)}, r"data\['y_val'\] must hold class labels in "
+         r"\[0, 3\) \(the model scores 3 classes\), got 99 at index 0 \(30 label\(s\) outside\)"),
+        ({**blobs(), "y_train": np.where(np.arange(60) == 5, -1, blobs()["y_train"])},
+         r"data\['y_train'\] must hold class labels in \[0, 3\) .* got -1 at index 5 \(1 label"),
+        ({**blobs(), "y_val": np.full(30, 3)}, r"data\['y_val'\] .* got 3 at index 0"),
+    ],
+    ids=["all-NaN X_val", "a NaN row", "NaN in X_train", "inf", "y_val 99", "y -1", "y == C"],
+)  # fmt: skip
+def test_bad_data_is_refused_before_training(data, message):
+    with pytest.raises(ValueError, match=message) as caught:
+        make_solver(data=data)
+    assert "learning rate" not in str(caught.value)
+
+
+def test_nan_regression_targets_are_refused():
+    data = regression_data()
+    data["y_val"][3] = np.nan
+    with pytest.raises(ValueError, match=r"data\['y_val'\] holds 1 non-finite .* index \(3,"):
+        make_solver(model=LinearModel(num_outputs=1, loss_type="mse"), data=data)
 
 
 # -- bad input ------------------------------------------------------------------------------------

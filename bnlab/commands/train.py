@@ -49,6 +49,7 @@ class TrainConfig:
     num_train: int | None = None  # a stratified random subset of N training examples (seeded)
     out: str = "bnlab-out"
     checkpoint: str | None = None  # prefix for per-epoch checkpoints
+    checkpoint_overwrite: bool = False  # delete another run's checkpoints under that prefix first
     resume: str | None = None  # a checkpoint file to continue from
 
 
@@ -126,11 +127,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", help="folder for the figure and summary (default: bnlab-out)")
     add("--checkpoint", help="write PREFIX-<model>_epoch_<n>.pkl every epoch")
     add(
+        "--checkpoint-overwrite",
+        action="store_true",
+        default=None,  # None: not given (so --resume can tell)
+        help="delete another run's checkpoints under the --checkpoint prefix first (without it, "
+        "a prefix that holds another run's files is refused)",
+    )
+    add(
         "--resume",
         help="continue training from a checkpoint file; give the data options (--data, "
         "--num-train, --seed, --quick) of the first run again, --epochs to change the total. "
         "The model, the update rule and its settings come from the checkpoint: options that "
-        "disagree with it are refused",
+        "disagree with it are refused. The file is checked (a checksum) and loaded safely: only "
+        "numpy arrays, builtin containers and bnlab's own models and update rules are unpickled, "
+        "so a hostile file's code does not run (a plain pickle.load would run it)",
     )
     add(
         "--quick",
@@ -224,6 +234,8 @@ def resumed_config(config: TrainConfig, given: set[str]) -> TrainConfig:
 
     checkpoint = load_checkpoint(config.resume)
     saved = checkpoint_settings(checkpoint)
+    if saved["checkpoint"]:  # a resumed run writes next to the file it resumed from
+        saved["checkpoint"] = str(Path(config.resume).parent / Path(saved["checkpoint"]).name)
     problems = []
     for name in sorted(given - set(RESUME_MAY_SET)):
         value = getattr(config, name)
@@ -330,6 +342,7 @@ def build(config: TrainConfig, data: dict[str, Any]) -> dict[str, Solver]:
             num_epochs=config.epochs,
             batch_size=config.batch_size,
             checkpoint_name=f"{config.checkpoint}-{label}" if config.checkpoint else None,
+            checkpoint_overwrite=config.checkpoint_overwrite,
             print_every=10**9,  # the per-epoch progress bar and summary say enough
             seed=config.seed,
             verbose=True,

@@ -8,7 +8,8 @@ import math
 import numbers
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,9 @@ from bnlab.solver.arguments import (
     check_count,
     check_data,
     check_examples,
+    check_finite,
     check_hyperparameters,
+    check_label_range,
     check_same_data,
     describe_data,
     make_rng,
@@ -32,9 +35,12 @@ from bnlab.solver.arguments import (
 )
 from bnlab.solver.checkpoint import (
     SETTINGS,
+    CheckpointWriteError,
     checkpoint_path,
+    claim_prefix,
     load_checkpoint,
     make_checkpoint,
+    new_run_id,
     write_checkpoint,
 )
 from bnlab.solver.optim import UpdateRule
@@ -86,7 +92,10 @@ class Solver:
     - num_train_samples: the train metric is measured on this many examples (None: all)
     - num_val_samples: likewise for validation (None: all)
     - checkpoint_name: if given, write ``'%s_epoch_%d.pkl' % (checkpoint_name, epoch)`` after
-      every epoch (see :mod:`bnlab.solver.checkpoint`)
+      every epoch (see :mod:`bnlab.solver.checkpoint`). Each run has an identity
+      (``run_id``, random, kept on resume) written into its checkpoints: ``train()`` refuses a
+      prefix that already holds another run's checkpoints, so two runs never mix, and first
+      deletes the temporary files that killed runs left with this prefix
     - print_every: print ``(Iteration i / n) loss: ...`` every this many iterations
     - verbose: print anything at all
     And bnlab's:
@@ -94,6 +103,11 @@ class Solver:
       subsamples come from it alone, never from NumPy's global state
     - progress: True (tqdm's bar per epoch when verbose, on a terminal or in Jupyter; see
       :mod:`bnlab.solver.progress`) or False
+    - checkpoint_overwrite: delete another run's checkpoints under checkpoint_name instead of
+      refusing them
+
+    The data is checked once, here: NaN or inf in any array, and for a classifier labels
+    outside [0, C), C being the width of the model's scores, raise ValueError.
 
     Sampling: each epoch visits a fresh permutation of the training set, batch_size examples
     at a time, for ``max(N // batch_size, 1)`` iterations, so no example repeats within an
@@ -122,6 +136,7 @@ class Solver:
         verbose: bool = True,
         seed: int | np.random.Generator | None = None,
         progress: bool | str = True,
+        checkpoint_overwrite: bool = False,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -137,8 +152,13 @@ class Solver:
         self.model = model
         self.X_train, self.y_train, self.X_val, self.y_val = check_data(data)
         self.metric_name = "mse" if getattr(model, "loss_type", None) == "mse" else "accuracy"
+        check_finite(data)
         if self.metric_name == "accuracy":
             check_class_labels(self.y_train, self.y_val)
+            # the cleanest source of C: the scores themselves (test mode, no state changes)
+            scores = np.asarray(model.loss(self.X_val[:1]))
+            if scores.ndim == 2:
+                check_label_range(self.y_train, self.y_val, scores.shape[1])
 
         self.update_rule_name, self.update_rule = resolve_update_rule(update_rule)
         if optim_config is not None and not isinstance(optim_config, dict):
@@ -157,7 +177,16 @@ class Solver:
         check_progress(progress)
         self.progress = progress
         self.checkpoint_name = check_checkpoint_name(checkpoint_name)
+        if not isinstance(checkpoint_overwrite, bool):
+            raise TypeError(
+                f"checkpoint_overwrite must be True or False, got {checkpoint_overwrite!r}"
+            )
+        self.checkpoint_overwrite = checkpoint_overwrite
         self.rng = make_rng(seed)
+        self.run_id = new_run_id()  # from the OS, not self.rng: the run's draws stay the same
+        self._prefix_claimed = False
+        self._unmarked_are_ours = False  # resumed from a checkpoint written before run ids
+        self._last_checkpoint: Path | None = None
 
         self.num_train = self.X_train.shape[0]
         # An epoch is N // batch_size full batches; the N % batch_size left over wait for the
@@ -224,7 +253,8 @@ class Solver:
         loss = float(loss)
         self.loss_history.append(loss)
         if not math.isfinite(loss):
-            self._diverged(loss)  # before the update: a NaN gradient never reaches the params
+            # before the update: a NaN gradient never reaches the params
+            self._diverged(loss, X_batch, y_batch)
         params = self.model.params
         for name, w in params.items():
             try:
@@ -236,7 +266,7 @@ class Solver:
             )
         return loss
 
-    def _diverged(self, loss: float) -> None:
+    def _diverged(self, loss: float, X_batch: np.ndarray, y_batch: np.ndarray) -> None:
         epoch, iteration = self.epoch + 1, self._batch_in_epoch
         message = (
             f"training diverged: the loss is {loss} at epoch {epoch}, iteration {iteration} of "
@@ -254,7 +284,24 @@ class Solver:
                 message += f", saved to {path}"
             except OSError as error:  # the divergence is the news; a full disk must not hide it
                 message += f" (could not save a checkpoint: {error})"
-        message += ". Try a smaller learning rate."
+        inputs = [X_batch] + ([y_batch] if self.metric_name == "mse" else [])
+        bad = sum(
+            a.size - int(np.count_nonzero(np.isfinite(a)))
+            for a in inputs
+            if np.issubdtype(a.dtype, np.inexact)
+        )
+        if bad:  # the data changed since the check in __init__
+            message += (
+                f". The batch's inputs hold {bad} non-finite value(s): the data is bad, not the "
+                f"learning rate; look for NaN or inf in data['X_train']"
+                + (" and data['y_train']" if self.metric_name == "mse" else "")
+                + "."
+            )
+        else:
+            message += (
+                ". The batch's inputs are finite, so the steps were too large: try a smaller "
+                "learning rate."
+            )
         raise TrainingDiverged(message, epoch=epoch, iteration=iteration, loss=loss)
 
     # -- evaluation -----------------------------------------------------------------------------
@@ -338,6 +385,14 @@ class Solver:
         """
         if on_epoch_end is not None and not callable(on_epoch_end):
             raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
+        if self.checkpoint_name is not None and not self._prefix_claimed:
+            claim_prefix(
+                self.checkpoint_name,
+                self.run_id,
+                self.checkpoint_overwrite,
+                self._unmarked_are_ours,
+            )
+            self._prefix_claimed = True
         with small_ufunc_buffer():
             if not self.val_metric_history:  # nothing measured yet: record the untrained model
                 self._end_epoch(time.perf_counter(), on_epoch_end)
@@ -385,7 +440,7 @@ class Solver:
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
             self.best_statistics = self._running_statistics()
         if self.checkpoint_name is not None:
-            write_checkpoint(checkpoint_path(self.checkpoint_name, self.epoch), self._checkpoint())
+            self._write_epoch_checkpoint()
         if self.verbose:
             short = "acc" if self.metric_name == "accuracy" else "mse"
             line = (
@@ -400,6 +455,25 @@ class Solver:
             on_epoch_end(self)
 
     # -- checkpoints ----------------------------------------------------------------------------
+
+    def _write_epoch_checkpoint(self) -> None:
+        """This epoch's checkpoint; on a failed write, stop naming the file and the last good one."""
+        path = checkpoint_path(self.checkpoint_name, self.epoch)
+        try:
+            write_checkpoint(path, self._checkpoint())
+        except CheckpointWriteError as error:
+            last = (
+                f"the last good checkpoint, {str(self._last_checkpoint)!r}, is intact"
+                if self._last_checkpoint is not None
+                else "no checkpoint of this run was written"
+            )
+            raise CheckpointWriteError(
+                error.errno,
+                f"{error.strerror}; training stopped after epoch {self.epoch}: {last} (free "
+                f"space, or give another checkpoint_name, and resume)",
+                error.filename,
+            ) from error.__cause__
+        self._last_checkpoint = path
 
     def _checkpoint(self) -> dict[str, Any]:
         """The keys of :data:`bnlab.solver.checkpoint.SCHEMA`: cs231n's, plus exact resume's."""
@@ -420,7 +494,10 @@ class Solver:
             train_acc_history=self.train_metric_history,
             val_acc_history=self.val_metric_history,
             num_epochs=self.num_epochs,
-            checkpoint_name=self.checkpoint_name,
+            # the file name only: a resumed run writes next to the file it resumed from
+            checkpoint_name=None
+            if self.checkpoint_name is None
+            else Path(self.checkpoint_name).name,
             print_every=self.print_every,
             verbose=self.verbose,
             progress=self.progress,
@@ -433,11 +510,17 @@ class Solver:
             rng_state=self.rng.bit_generator.state,
             data_shapes=describe_data({key: getattr(self, key) for key in DATA_KEYS}),
             learning_rate=rates[0] if rates else None,
+            run_id=self.run_id,
         )
 
     @classmethod
     def resume(
-        cls, path: str | os.PathLike, data: Mapping[str, np.ndarray], **overrides: Any
+        cls,
+        path: str | os.PathLike,
+        data: Mapping[str, np.ndarray],
+        *,
+        trusted: Iterable[Any] = (),
+        **overrides: Any,
     ) -> Solver:
         """A Solver that continues from a checkpoint: ``train()`` runs the next epoch.
 
@@ -447,9 +530,15 @@ class Solver:
         ``Solver.resume(path, data, num_epochs=4).train()``, with the same histories and
         params as if it had never stopped. optim_config entries (e.g. learning_rate) are
         written into every parameter's config; update_rule cannot change, since the saved
-        optimizer state belongs to the old rule.
+        optimizer state belongs to the old rule. The resumed run keeps the checkpoint's run
+        identity and writes its checkpoints next to ``path`` (under the run's file-name prefix)
+        unless checkpoint_name is given.
+
+        trusted: your own classes or functions the checkpoint names (a model class, a
+        callable update rule); see :func:`~bnlab.solver.checkpoint.load_checkpoint`, which
+        loads nothing else but numpy arrays, builtins and bnlab's models and update rules.
         """
-        checkpoint = load_checkpoint(path)
+        checkpoint = load_checkpoint(path, trusted)
         if "seed" in overrides:
             raise TypeError("seed cannot be given to Solver.resume: the saved RNG state continues")
         settings = {key: checkpoint[key] for key in SETTINGS}
@@ -463,8 +552,15 @@ class Solver:
         new_config = overrides.pop("optim_config", None)
         if new_config is not None:
             settings["optim_config"] = {**settings["optim_config"], **new_config}
+        if settings["checkpoint_name"] is not None:  # next to the file, wherever it now is
+            name = Path(settings["checkpoint_name"]).name
+            settings["checkpoint_name"] = os.fspath(Path(path).parent / name)
         settings.update(overrides)
         solver = cls(checkpoint["model"], data, **settings)
+        if checkpoint.get("run_id") is not None:
+            solver.run_id = checkpoint["run_id"]
+        else:  # written before runs had an identity: its unmarked files are taken as this run's
+            solver._unmarked_are_ours = True
 
         check_same_data(checkpoint["data_shapes"], data)
         if checkpoint["metric_name"] != solver.metric_name:
