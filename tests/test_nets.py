@@ -348,3 +348,18 @@ def test_only_the_registry_imports_layer_functions():
                 importers.setdefault(path.name, set()).update(a.name for a in node.names)
     assert importers.pop("model.py") == {"sandwich_forward", "sandwich_backward"}
     assert list(importers) == ["registry.py"]
+
+
+def test_without_a_seed_weights_are_cs231n_draws_from_the_global_generator():
+    # cs231n's nets: W = weight_scale * np.random.randn(*shape), layer by layer in order
+    np.random.seed(0)  # noqa: NPY002 (what a cs231n notebook does)
+    model = ThreeLayerConvNet(
+        (3, 8, 8), num_filters=4, filter_size=3, hidden_dim=5, weight_scale=1e-2, dtype=np.float64
+    )
+    np.random.seed(0)  # noqa: NPY002
+    for name, shape in [("W1", (4, 3, 3, 3)), ("W2", (4 * 4 * 4, 5)), ("W3", (5, 10))]:
+        assert np.array_equal(model.params[name], 1e-2 * np.random.randn(*shape)), name  # noqa: NPY002
+    first = FullyConnectedNet([4], input_dim=3, seed=5).params["W1"]
+    np.random.randn(3)  # noqa: NPY002 (moves the global generator on)
+    second = FullyConnectedNet([4], input_dim=3, seed=5).params["W1"]
+    assert np.array_equal(first, second)  # a seed: the net's own generator, whatever the global
