@@ -150,7 +150,8 @@ CASES = [
     ("mse no outputs", lambda: mse_loss(SCORES[:, :0], SCORES[:, :0]), ValueError,
      ["x", "no columns", "(4, 0)"]),
     # dropout p is the keep probability, in (0, 1]
-    ("dropout p=0", dropout(0), ValueError, ["dropout_param['p']", "keep", "(0, 1]", "0"]),
+    ("dropout keep_prob=0", lambda: dropout_forward(X, {"keep_prob": 0, "mode": "train"}),
+     ValueError, ["dropout_param['keep_prob']", "keep", "(0, 1]", "0"]),
     ("dropout p=1.5", dropout(1.5), ValueError, ["dropout_param['p']", "(0, 1]", "1.5"]),
     ("dropout p=-0.1", dropout(-0.1), ValueError, ["dropout_param['p']", "(0, 1]", "-0.1"]),
     ("dropout p missing", lambda: dropout_forward(X, {"mode": "train"}), ValueError,

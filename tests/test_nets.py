@@ -105,11 +105,24 @@ def test_regularisation_adds_half_reg_squared_weights():
 
 
 def test_legacy_keywords():
-    model = FullyConnectedNet([5], input_dim=3, num_classes=2, use_batchnorm=True, dropout=0.25)
+    # dropout=0.25 without a course year: read as 2017's drop probability, with a warning
+    # (the year conventions are tested in tests/test_cs231n_notebooks.py)
+    with pytest.warns(UserWarning, match="set_cs231n_year"):
+        model = FullyConnectedNet([5], input_dim=3, num_classes=2, use_batchnorm=True, dropout=0.25)
     assert model.normalization == "batchnorm"
-    assert model.use_dropout and model.dropout_param["p"] == pytest.approx(0.75)
+    assert model.use_dropout and model.dropout_param["keep_prob"] == pytest.approx(0.75)
     assert FullyConnectedNet([5], input_dim=3, use_batchnorm=False).normalization is None
+    # no dropout in every year: 0 (2017's drop probability) and 1 (2018-2019's keep probability)
     assert not FullyConnectedNet([5], input_dim=3, dropout=0).use_dropout
+    assert not FullyConnectedNet([5], input_dim=3, dropout=1).use_dropout
+
+
+def test_two_layer_net_computes_in_float64_like_cs231n():
+    model = TwoLayerNet(input_dim=4, hidden_dim=3, num_classes=2, seed=0)
+    assert model.dtype == np.float64
+    assert all(value.dtype == np.float64 for value in model.params.values())
+    assert model.loss(np.ones((2, 4), np.float32)).dtype == np.float64
+    assert TwoLayerNet(input_dim=4, dtype=np.float32).params["W1"].dtype == np.float32
 
 
 @pytest.mark.parametrize(
@@ -329,7 +342,24 @@ def test_only_the_registry_imports_layer_functions():
     importers = {}
     for path in Path(bnlab.nets.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bnlab.layers"):
+            module = getattr(node, "module", None) or ""
+            # argument checks (bnlab.layers.checks) are not layer functions
+            if module.startswith("bnlab.layers") and module != "bnlab.layers.checks":
                 importers.setdefault(path.name, set()).update(a.name for a in node.names)
     assert importers.pop("model.py") == {"sandwich_forward", "sandwich_backward"}
     assert list(importers) == ["registry.py"]
+
+
+def test_without_a_seed_weights_are_cs231n_draws_from_the_global_generator():
+    # cs231n's nets: W = weight_scale * np.random.randn(*shape), layer by layer in order
+    np.random.seed(0)  # noqa: NPY002 (what a cs231n notebook does)
+    model = ThreeLayerConvNet(
+        (3, 8, 8), num_filters=4, filter_size=3, hidden_dim=5, weight_scale=1e-2, dtype=np.float64
+    )
+    np.random.seed(0)  # noqa: NPY002
+    for name, shape in [("W1", (4, 3, 3, 3)), ("W2", (4 * 4 * 4, 5)), ("W3", (5, 10))]:
+        assert np.array_equal(model.params[name], 1e-2 * np.random.randn(*shape)), name  # noqa: NPY002
+    first = FullyConnectedNet([4], input_dim=3, seed=5).params["W1"]
+    np.random.randn(3)  # noqa: NPY002 (moves the global generator on)
+    second = FullyConnectedNet([4], input_dim=3, seed=5).params["W1"]
+    assert np.array_equal(first, second)  # a seed: the net's own generator, whatever the global

@@ -7,6 +7,7 @@ maths below the call reads alone.
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 from typing import Any
 
@@ -185,25 +186,90 @@ def check_leaky_relu(x: Any, negative_slope: Any) -> None:
         raise ValueError(f"negative_slope must be a finite number, got {negative_slope!r}")
 
 
-def check_dropout(x: Any, dropout_param: Any) -> tuple[float, str]:
-    """x: a float array; dropout_param: a dict with 'p' in (0, 1] and 'mode'. Returns p, mode.
+LAST_DROP_YEAR = 2017  # cs231n's dropout argument: the DROP probability to 2017, KEEP from 2018
 
-    The mode has no default: defaulting to 'train' would silently drop units at test time.
+
+class DropoutConventionWarning(UserWarning):
+    """A cs231n dropout argument whose meaning depends on the course year, and no year set."""
+
+
+def keep_probability(name: str, value: Any, unset_reading: str | None, stacklevel: int) -> float:
+    """The keep probability meant by cs231n's year-dependent dropout argument ``name = value``.
+
+    The year set with ``bnlab.set_cs231n_year`` decides (up to 2017: drop probability, in
+    [0, 1); from 2018: keep probability, in (0, 1]). Without a year, 0 and 1 both mean no
+    dropout (each has only one valid reading), 0.5 keeps half either way, and another is read as
+    ``unset_reading`` ('keep' or 'drop') with a :class:`DropoutConventionWarning`; pass
+    ``unset_reading=None`` to skip that warning where the value does not matter (test mode).
+    stacklevel: the warning's, counted from this function (so it names the user's line).
+    """
+    from bnlab import cs231n_year  # the package's setting; imported here, as bnlab imports us
+
+    ranges = "the DROP probability in [0, 1) up to 2017, the KEEP probability in (0, 1] from 2018"
+    if isinstance(value, bool) or not isinstance(value, float | int | np.floating | np.integer):
+        raise TypeError(f"{name} must be a number ({ranges}), got {value!r}")
+    year = cs231n_year()
+    if year is None:
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name} must be in [0, 1] ({ranges}), got {value!r}")
+        if value in (0, 1):
+            return 1
+        reading = unset_reading
+        if reading is not None and value != 0.5:  # 0.5 keeps half in every year
+            warnings.warn(
+                f"{name} = {value!r} is ambiguous: cs231n read it as the DROP probability up to "
+                f"2017 (keep {1 - value:g}) and as the KEEP probability from 2018 (keep "
+                f"{value:g}); bnlab reads it as the {reading.upper()} probability. Say which "
+                "course year the notebook follows, once at its top: bnlab.set_cs231n_year(2017) "
+                "or bnlab.set_cs231n_year(2019) (see bnlab.layers.dropout)",
+                DropoutConventionWarning,
+                stacklevel=stacklevel,
+            )
+    else:
+        reading = "drop" if year <= LAST_DROP_YEAR else "keep"
+        low, high = (value >= 0, value < 1) if reading == "drop" else (value > 0, value <= 1)
+        if not (low and high):
+            expected = "[0, 1)" if reading == "drop" else "(0, 1]"
+            raise ValueError(
+                f"{name} must be in {expected}: with bnlab.set_cs231n_year({year}) it is the "
+                f"{reading.upper()} probability; got {value!r}"
+            )
+    return 1 - value if reading == "drop" else value
+
+
+def check_dropout(x: Any, dropout_param: Any) -> tuple[float, str]:
+    """x: a float array; dropout_param: a dict with 'mode' and 'p' or 'keep_prob'. Returns keep, mode.
+
+    'keep_prob' is the keep probability, in (0, 1]; 'p' is cs231n's, read by the course year
+    (:func:`keep_probability`). The mode has no default: defaulting to 'train' would silently
+    drop units at test time.
     """
     check_float_array("x", x)
     check_param_dict("dropout_param", dropout_param)
-    if "p" not in dropout_param:
-        raise ValueError("dropout_param['p'] (the keep probability, in (0, 1]) is missing")
-    p = dropout_param["p"]
-    if not (isinstance(p, float | int | np.floating) and 0 < p <= 1):
-        raise ValueError(
-            f"dropout_param['p'] is the keep probability and must be in (0, 1], got {p!r}"
-        )
     if "mode" not in dropout_param:
         raise ValueError("dropout_param['mode'] is missing: expected 'train' or 'test'")
     mode = dropout_param["mode"]
     check_choice("dropout_param['mode']", mode, ("train", "test"))
-    return p, mode
+    if "keep_prob" in dropout_param:
+        if "p" in dropout_param:
+            raise ValueError("dropout_param holds both 'p' and 'keep_prob': pass only one")
+        keep = dropout_param["keep_prob"]
+        if isinstance(keep, bool) or not (
+            isinstance(keep, float | int | np.floating | np.integer) and 0 < keep <= 1
+        ):
+            raise ValueError(
+                f"dropout_param['keep_prob'] is the keep probability and must be in (0, 1], "
+                f"got {keep!r}"
+            )
+        return keep, mode
+    if "p" not in dropout_param:
+        raise ValueError(
+            "dropout_param['p'] is missing (or pass 'keep_prob', the keep probability in (0, 1])"
+        )
+    # The mask depends on p only in train mode: only there is an ambiguous p worth a warning.
+    unset_reading = "keep" if mode == "train" else None
+    keep = keep_probability("dropout_param['p']", dropout_param["p"], unset_reading, stacklevel=4)
+    return keep, mode
 
 
 def _check_scores(x: Any) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """Models: lists of layers with a loss, following the model API of :class:`ChainNet`.
 
 cs231n users: ``from cs231n.classifiers.fc_net import *`` and ``from cs231n.classifiers.cnn
-import *`` become ``from bnlab.nets import *``.
+import *`` become ``from bnlab.nets import *`` and ``from bnlab.layers import *`` (cs231n's
+modules star-import the layers, which notebooks then call; bnlab keeps the two apart).
 
 - :mod:`bnlab.nets.model`: :class:`Layer` and :class:`ChainNet` (the model API: ``loss``
   runs the layers forward and backward)

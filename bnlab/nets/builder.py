@@ -29,8 +29,10 @@ class NetBuilder:
     Every weighted layer takes the next index (conv1, conv2, affine3, ...: params W1, b1, W2,
     ...); the normalisation, activation, dropout and pooling layers after it share its index
     (batchnorm1, sigmoid1, avg_pool1), so gamma1, beta1 act on the output of W1, as in cs231n.
-    Weights are drawn in order from ``np.random.default_rng(seed)`` with the std rule of
-    :func:`~bnlab.nets.weights.init_weight`. A net hands the builder to
+    Weights are drawn in order, with the std rule of :func:`~bnlab.nets.weights.init_weight`,
+    from ``np.random.default_rng(seed)``, or without a seed from NumPy's global generator as
+    cs231n draws them (``std * np.random.randn(*shape)``), so ``np.random.seed`` reproduces a
+    cs231n notebook's weights. A net hands the builder to
     :class:`~bnlab.nets.model.ChainNet`'s constructor, which takes its ``params``, ``layers``,
     ``norm_params``, ``dropout_param`` and ``dtype``.
 
@@ -52,7 +54,8 @@ class NetBuilder:
         self.weight_scale = weight_scale
         self.dtype = dtype
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        # np.random (the module) draws from NumPy's global generator, as cs231n's nets do
+        self.rng = np.random if seed is None else np.random.default_rng(seed)
         self.params: dict[str, np.ndarray] = {}
         self.layers: list[Layer] = []
         self.norm_params: list[dict[str, Any]] = []
@@ -143,7 +146,8 @@ class NetBuilder:
         if keep_ratio == 1:
             return
         if not self.dropout_param:
-            self.dropout_param.update(mode="train", p=keep_ratio)
+            # keep_prob: the keep probability whatever cs231n year is set (see bnlab.layers.dropout)
+            self.dropout_param.update(mode="train", keep_prob=keep_ratio)
             if self.seed is not None:
                 self.dropout_param["seed"] = self.seed
         self.layers.append(Layer(f"dropout{self.index}", *DROPOUT, state=self.dropout_param))

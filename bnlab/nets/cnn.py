@@ -28,7 +28,7 @@ class ThreeLayerConvNet(ChainNet):
     - weight_scale: std of the initial weights, or 'he' / 'xavier'; biases start at 0
     - reg: L2 strength; the loss gains 0.5 * reg * sum of squared weights
     - dtype: np.float32 (fast) or np.float64 (for gradient checks)
-    - seed: seeds the weight initialisation
+    - seed: seeds the weights' own generator (None: NumPy's global one, as cs231n draws them)
     - normalization: None or 'batchnorm'
     The layers are the fast conv and pool functions, run by the inherited :class:`ChainNet`.
     """

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import check_choice
+from bnlab.layers.checks import keep_probability
 from bnlab.nets.builder import NetBuilder
 from bnlab.nets.model import ChainNet
 from bnlab.nets.registry import NORMALIZATIONS
@@ -25,13 +26,12 @@ def _resolve_legacy(normalization, use_batchnorm, dropout_keep_ratio, dropout):
             )
         normalization = wanted
     if dropout is not _UNSET:
-        # The 2017 keyword was the DROP probability (0 = no dropout); today's is the keep ratio.
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout (the drop probability) must be in [0, 1), got {dropout!r}")
-        wanted = 1 - dropout
+        # cs231n's dropout= was the DROP probability in 2017, the KEEP probability in 2018-2019:
+        # the course year decides (bnlab.layers.dropout); without one, 0 and 1 mean no dropout.
+        wanted = keep_probability("dropout", dropout, unset_reading="drop", stacklevel=4)
         if dropout_keep_ratio is not _UNSET and dropout_keep_ratio != wanted:
             raise ValueError(
-                f"dropout={dropout!r} (drop probability) conflicts with "
+                f"dropout={dropout!r} (keep probability {wanted!r}) conflicts with "
                 f"dropout_keep_ratio={dropout_keep_ratio!r}; pass only dropout_keep_ratio="
             )
         dropout_keep_ratio = wanted
@@ -55,14 +55,15 @@ class FullyConnectedNet(ChainNet):
     - reg: L2 strength; the loss gains 0.5 * reg * sum of squared weights
     - weight_scale: std of the initial weights, or 'he' / 'xavier'
     - dtype: np.float32 (fast) or np.float64 (for gradient checks)
-    - seed: seeds the weight initialisation and, as in cs231n, fixes the dropout mask so the
-      model can be gradient-checked (for training with a varying but reproducible mask set
+    - seed: seeds the weights' own generator (None: NumPy's global one, so that
+      ``np.random.seed`` reproduces cs231n's weights) and, as in cs231n, fixes the dropout
+      mask so the model can be gradient-checked (for training with a varying but reproducible mask set
       ``model.dropout_param['rng'] = np.random.default_rng(k)``)
     - activation: 'relu', 'tanh', 'sigmoid' or 'leaky_relu'
     - loss: 'softmax', 'svm' or 'mse'
-    Older keywords still work: ``use_batchnorm=True`` and ``dropout=`` (the 2017 DROP probability).
-    The dropout conventions (keep vs drop probability, by source) are set out once, in
-    :mod:`bnlab.layers.dropout`'s docstring.
+    Older keywords still work: ``use_batchnorm=True`` and ``dropout=`` (the DROP probability in
+    2017, the KEEP probability in 2018-2019: ``bnlab.set_cs231n_year`` says which). The dropout
+    conventions are set out once, in :mod:`bnlab.layers.dropout`'s docstring.
 
     The constructor below lists the layers; the forward pass, the loss and the backward pass
     are :meth:`ChainNet.loss` (bnlab/nets/model.py), whose loops over the layers are
@@ -113,8 +114,11 @@ class FullyConnectedNet(ChainNet):
 class TwoLayerNet(FullyConnectedNet):
     """cs231n's TwoLayerNet: affine - relu - affine - softmax, params W1, b1, W2, b2.
 
-    A FullyConnectedNet with one hidden layer and cs231n's defaults for this class.
-    input_dim: D; hidden_dim: H; num_classes: C; weight_scale: std of the initial weights.
+    A FullyConnectedNet with one hidden layer and cs231n's defaults for this class, float64
+    included (cs231n's TwoLayerNet computes in float64, and its notebook checks the scores to
+    1e-6 and the loss to 1e-10; pass dtype=np.float32 for speed).
+    input_dim: D; hidden_dim: H; num_classes: C; weight_scale: std of the initial weights;
+    seed: the weights' own generator (None: NumPy's global one, as cs231n).
     """
 
     def __init__(
@@ -124,7 +128,7 @@ class TwoLayerNet(FullyConnectedNet):
         num_classes: int = 10,
         weight_scale: float = 1e-3,
         reg: float = 0.0,
-        dtype: type = np.float32,
+        dtype: type = np.float64,
         seed: int | None = None,
     ) -> None:
         super().__init__(

@@ -39,7 +39,8 @@ class LeNet(ChainNet):
     - pooling: 'avg' (study note 001's) or 'max'
     - weight_scale: 'xavier' by default, the std of d2l's ``init_cnn`` (xavier_uniform_, whose
       std is sqrt(2 / (fan_in + fan_out)) like bnlab's normal 'xavier'); or 'he' or a float
-    - reg: L2 strength on the weights; dtype: np.float32 or np.float64; seed: the weights
+    - reg: L2 strength on the weights; dtype: np.float32 or np.float64; seed: the weights'
+      own generator (None: NumPy's global one)
     - num_filters, hidden_dims: the widths, (6, 16) and (120, 84) in LeNet-5; smaller ones
       give the same architecture small enough to gradient-check
     Biases start at 0 (d2l keeps PyTorch's small uniform ones), gamma at 1 and beta at 0.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numbers
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 
 
 def init_weight(
-    rng: np.random.Generator,
+    rng: np.random.Generator | ModuleType,
     shape: tuple[int, ...],
     fan_in: int,
     fan_out: int,
@@ -18,7 +19,8 @@ def init_weight(
 ) -> np.ndarray:
     """W ~ N(0, std^2): std = weight_scale, or 'he' sqrt(2/fan_in), or 'xavier' sqrt(2/(fan_in+fan_out))
 
-    rng: draws the weights; shape: (D, M) for an affine layer, (F, C, HH, WW) for a conv;
+    rng: draws the weights (a Generator, or the np.random module: NumPy's global generator);
+    shape: (D, M) for an affine layer, (F, C, HH, WW) for a conv;
     fan_in, fan_out: D and M, or C*HH*WW and F*HH*WW for a conv (PyTorch's convention);
     weight_scale: a positive number, 'he' or 'xavier'; dtype: float32 or float64.
     Returns W: ``shape``, in ``dtype``.

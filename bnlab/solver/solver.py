@@ -100,7 +100,11 @@ class Solver:
     - verbose: print anything at all
     And bnlab's:
     - seed: an int or an ``np.random.Generator``: the minibatch order and the metric
-      subsamples come from it alone, never from NumPy's global state
+      subsamples come from it alone, never from NumPy's global state. Without one, both come
+      from NumPy's global generator, the minibatches drawn as cs231n draws them
+      (``np.random.choice(num_train, batch_size)``, with replacement), so that
+      ``np.random.seed`` reproduces a cs231n notebook's run (a resumed run continues from
+      the generator state in its checkpoint, sampling as with a seed)
     - progress: True (tqdm's bar per epoch when verbose, on a terminal or in Jupyter; see
       :mod:`bnlab.solver.progress`) or False
     - checkpoint_overwrite: delete another run's checkpoints under checkpoint_name instead of
@@ -109,10 +113,11 @@ class Solver:
     The data is checked once, here: NaN or inf in any array, and for a classifier labels
     outside [0, C), C being the width of the model's scores, raise ValueError.
 
-    Sampling: each epoch visits a fresh permutation of the training set, batch_size examples
-    at a time, for ``max(N // batch_size, 1)`` iterations, so no example repeats within an
-    epoch (cs231n samples with replacement). Metrics are recorded once before training (epoch
-    0, the untrained model; cs231n measures after the first iteration) and after every epoch.
+    Sampling (with a seed): each epoch visits a fresh permutation of the training set,
+    batch_size examples at a time, for ``max(N // batch_size, 1)`` iterations, so no example
+    repeats within an epoch (cs231n samples with replacement). Metrics are recorded once before
+    training (epoch 0, the untrained model; cs231n measures after the first iteration) and after
+    every epoch.
 
     To continue an interrupted run use :meth:`Solver.resume`. There is no ``resume=`` keyword:
     the checkpoint carries the model (params and running statistics), so a model passed
@@ -182,7 +187,13 @@ class Solver:
                 f"checkpoint_overwrite must be True or False, got {checkpoint_overwrite!r}"
             )
         self.checkpoint_overwrite = checkpoint_overwrite
-        self.rng = make_rng(seed)
+        # No seed: NumPy's global generator (the same bit generator, so np.random.seed applies),
+        # and the minibatches drawn as cs231n draws them (_next_batch).
+        self.rng = (
+            make_rng(seed)
+            if seed is not None
+            else np.random.Generator(np.random.get_bit_generator())
+        )
         self.run_id = new_run_id()  # from the OS, not self.rng: the run's draws stay the same
         self._prefix_claimed = False
         self._unmarked_are_ours = False  # resumed from a checkpoint written before run ids
@@ -238,6 +249,10 @@ class Solver:
     # -- one iteration --------------------------------------------------------------------------
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.rng.bit_generator is np.random.get_bit_generator():
+            # No seed: cs231n's draw (with replacement), which np.random.seed reproduces.
+            batch = np.random.choice(self.num_train, self.batch_size)  # noqa: NPY002
+            return self.X_train[batch], self.y_train[batch]
         if self._order is None or self._batch_in_epoch >= self.iterations_per_epoch:
             self._order = self.rng.permutation(self.num_train)
             self._batch_in_epoch = 0
