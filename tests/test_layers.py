@@ -161,7 +161,7 @@ def test_layernorm_ignores_the_batch():
 @pytest.mark.parametrize("p", [0.25, 0.5, 0.9])
 def test_dropout_p_is_the_keep_probability(p):
     x = np.full((400, 500), 2.0)
-    out, _ = dropout_forward(x, {"p": p, "mode": "train", "seed": 0})
+    out, _ = dropout_forward(x, {"keep_prob": p, "mode": "train", "seed": 0})
     kept = out != 0
     assert kept.mean() == pytest.approx(p, abs=FRACTION_ATOL)
     np.testing.assert_allclose(out[kept], 2.0 / p, rtol=1e-12)  # inverted: kept units scaled by 1/p
@@ -170,7 +170,7 @@ def test_dropout_p_is_the_keep_probability(p):
 
 def test_dropout_test_mode_and_p_equal_one_are_the_identity():
     x = np.random.default_rng(5).standard_normal((3, 4))
-    for param in ({"p": 0.3, "mode": "test"}, {"p": 1.0, "mode": "train", "seed": 0}):
+    for param in ({"keep_prob": 0.3, "mode": "test"}, {"keep_prob": 1.0, "mode": "train", "seed": 0}):
         out, cache = dropout_forward(x, param)
         assert np.array_equal(out, x)
         dout = np.ones_like(x)
@@ -179,7 +179,7 @@ def test_dropout_test_mode_and_p_equal_one_are_the_identity():
 
 def test_dropout_backward_uses_the_forward_mask():
     x = np.random.default_rng(6).standard_normal((50, 40)) + 10.0  # never exactly 0
-    out, cache = dropout_forward(x, {"p": 0.6, "mode": "train", "seed": 3})
+    out, cache = dropout_forward(x, {"keep_prob": 0.6, "mode": "train", "seed": 3})
     dout = np.full_like(x, 3.0)
     dx = dropout_backward(dout, cache)
     np.testing.assert_array_equal(dx == 0, out == 0)
@@ -188,10 +188,10 @@ def test_dropout_backward_uses_the_forward_mask():
 
 def test_dropout_int_seed_repeats_the_mask_and_a_generator_advances():
     x = np.ones((20, 30))
-    seeded = {"p": 0.5, "mode": "train", "seed": 42}
+    seeded = {"keep_prob": 0.5, "mode": "train", "seed": 42}
     assert np.array_equal(dropout_forward(x, seeded)[0], dropout_forward(x, seeded)[0])
     rng = np.random.default_rng(42)
-    with_generator = {"p": 0.5, "mode": "train", "seed": rng}
+    with_generator = {"keep_prob": 0.5, "mode": "train", "seed": rng}
     first = dropout_forward(x, with_generator)[0]
     second = dropout_forward(x, with_generator)[0]
     assert not np.array_equal(first, second)
@@ -202,7 +202,7 @@ def test_dropout_int_seed_repeats_the_mask_and_a_generator_advances():
 def test_dropout_leaves_numpy_global_random_state_alone():
     before = np.random.get_state()  # noqa: NPY002 (the legacy global state is the point)
     x = np.ones((10, 10))
-    for param in ({"p": 0.5, "mode": "train"}, {"p": 0.5, "mode": "train", "seed": 1}):
+    for param in ({"keep_prob": 0.5, "mode": "train"}, {"keep_prob": 0.5, "mode": "train", "seed": 1}):
         dropout_forward(x, param)
     after = np.random.get_state()  # noqa: NPY002
     assert before[0] == after[0] and np.array_equal(before[1], after[1])
@@ -212,7 +212,7 @@ def test_dropout_leaves_numpy_global_random_state_alone():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_mask_is_in_the_input_dtype(dtype):
     x = np.ones((8, 8), dtype=dtype)
-    out, cache = dropout_forward(x, {"p": 0.7, "mode": "train", "seed": 0})
+    out, cache = dropout_forward(x, {"keep_prob": 0.7, "mode": "train", "seed": 0})
     assert out.dtype == dtype and cache[1].dtype == dtype
 
 
