@@ -14,7 +14,9 @@ The sandwiches are conveniences for building nets, not lessons: they chain the f
 (bnlab.fast) where there is one, as cs231n's convolutional sandwiches chain its fast_layers.
 The normalisation layers here are the fast twins (the same numbers as the lesson's
 batchnorm_forward, layernorm_forward, ... to rounding, tested; their caches are the fast
-caches), the convolution and pooling the im2col ones; to learn a layer, read its own module.
+caches), the ReLU backward the branch-free one (bit for bit the lesson's), the convolution
+and pooling the im2col ones. To learn a layer, read its own module; what the fast ones buy
+is in docs/fast-path.md (python benchmarks/sandwich.py measures affine_bn_relu).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import unpack_cache
+from bnlab.fast.activations import relu_backward_fast
 from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
 from bnlab.fast.normalization import (
     batchnorm_backward_fast,
@@ -35,7 +38,7 @@ from bnlab.fast.normalization import (
     spatial_batchnorm_forward_fast,
 )
 from bnlab.fast.pooling import max_pool_backward_fast, max_pool_forward_fast
-from bnlab.layers.activations import relu_backward, relu_forward
+from bnlab.layers.activations import relu_forward
 from bnlab.layers.affine import affine_backward, affine_forward
 
 Grads = tuple[np.ndarray, ...]
@@ -101,7 +104,7 @@ def affine_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np
 def affine_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of affine_relu_forward. dout: (N, M). Returns (dx, dw, db)."""
     return sandwich_backward(
-        dout, cache, affine_backward, relu_backward, name="affine_relu_backward"
+        dout, cache, affine_backward, relu_backward_fast, name="affine_relu_backward"
     )
 
 
@@ -133,7 +136,7 @@ def affine_bn_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
         cache,
         affine_backward,
         batchnorm_backward_fast,
-        relu_backward,
+        relu_backward_fast,
         name="affine_bn_relu_backward",
     )
 
@@ -163,7 +166,7 @@ def affine_ln_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
         cache,
         affine_backward,
         layernorm_backward_fast,
-        relu_backward,
+        relu_backward_fast,
         name="affine_ln_relu_backward",
     )
 
@@ -185,7 +188,7 @@ def conv_relu_forward(
 def conv_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of conv_relu_forward. dout: (N, F, H', W'). Returns (dx, dw, db)."""
     return sandwich_backward(
-        dout, cache, conv_backward_fast, relu_backward, name="conv_relu_backward"
+        dout, cache, conv_backward_fast, relu_backward_fast, name="conv_relu_backward"
     )
 
 
@@ -213,7 +216,7 @@ def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> Grads:
         dout,
         cache,
         conv_backward_fast,
-        relu_backward,
+        relu_backward_fast,
         max_pool_backward_fast,
         name="conv_relu_pool_backward",
     )
@@ -253,6 +256,6 @@ def conv_bn_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
         cache,
         conv_backward_fast,
         spatial_batchnorm_backward_fast,
-        relu_backward,
+        relu_backward_fast,
         name="conv_bn_relu_backward",
     )
