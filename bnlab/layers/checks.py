@@ -7,6 +7,7 @@ maths below the call reads alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
@@ -29,18 +30,25 @@ BN_MODES = ("train", "test")
 
 
 def _check_per_channel(
-    name: str, value: Any, expected: tuple[int, ...], dtype: np.dtype, meaning: str
+    name: str, value: Any, expected: tuple[int, ...], dtype: np.dtype, meaning: Callable[[], str]
 ) -> np.ndarray:
-    """gamma or beta: an ndarray of shape ``expected``, returned in the layer's dtype."""
+    """gamma or beta: an ndarray of shape ``expected``, returned in the layer's dtype.
+
+    meaning() says what the shape is, for the message (built only when it is needed: these
+    checks run on every call of the nets' layers).
+    """
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy ndarray, got {type(value).__name__}")
-    check_shape(name, value, expected, meaning)
+    if value.shape != expected:
+        check_shape(name, value, expected, meaning())
     return value.astype(dtype, copy=False)
 
 
 def _check_number(name: str, value: Any, wanted: str) -> None:
     """A real number: a Python or NumPy float or int, or a 0-d numeric array (not a bool,
     a string or None)."""
+    if type(value) is float or type(value) is int:  # the usual case, without an ABC check
+        return
     if isinstance(value, bool) or not (
         isinstance(value, Real)
         or (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
@@ -69,7 +77,8 @@ def check_batchnorm_forward(
     check_param_dict("bn_param", bn_param)
     if "mode" not in bn_param:
         raise ValueError("bn_param['mode'] is missing: expected 'train' or 'test'")
-    check_choice("bn_param['mode']", bn_param["mode"], BN_MODES)
+    if bn_param["mode"] not in BN_MODES:
+        check_choice("bn_param['mode']", bn_param["mode"], BN_MODES)
     _check_eps("bn_param", bn_param.setdefault("eps", 1e-5))
     momentum = bn_param.setdefault("momentum", 0.9)
     _check_number("bn_param['momentum']", momentum, "a number in [0, 1]")
@@ -80,8 +89,10 @@ def check_batchnorm_forward(
         )
     D = x.shape[1]
     bn_param.setdefault("unbiased", False)
-    bn_param.setdefault("running_mean", np.zeros(D, dtype=x.dtype))
-    bn_param.setdefault("running_var", np.ones(D, dtype=x.dtype))
+    if "running_mean" not in bn_param:  # not setdefault: it would build the zeros every call
+        bn_param["running_mean"] = np.zeros(D, dtype=x.dtype)
+    if "running_var" not in bn_param:
+        bn_param["running_var"] = np.ones(D, dtype=x.dtype)
     for key in ("running_mean", "running_var"):
         # an ndarray: the update computes momentum * running, which a list would not survive
         running = bn_param[key]
@@ -90,8 +101,12 @@ def check_batchnorm_forward(
                 f"bn_param[{key!r}] must be a numpy ndarray of shape ({D},), "
                 f"got {type(running).__name__}"
             )
-        check_shape(f"bn_param[{key!r}]", running, (D,))
-    meaning = f"one per {'channel' if ndim == 4 else 'feature'} of x, shape {x.shape}"
+        if running.shape != (D,):
+            check_shape(f"bn_param[{key!r}]", running, (D,))
+
+    def meaning() -> str:
+        return f"one per {'channel' if ndim == 4 else 'feature'} of x, shape {x.shape}"
+
     gamma = _check_per_channel("gamma", gamma, (D,), x.dtype, meaning)
     beta = _check_per_channel("beta", beta, (D,), x.dtype, meaning)
     m = x.size // D  # the values behind each statistic: N, or N*H*W
@@ -115,7 +130,10 @@ def check_layernorm_forward(
     check_param_dict("ln_param", ln_param)
     eps = _check_eps("ln_param", ln_param.get("eps", 1e-5))
     D = x.shape[1]
-    meaning = f"one per feature of x, shape {x.shape}"
+
+    def meaning() -> str:
+        return f"one per feature of x, shape {x.shape}"
+
     gamma = _check_per_channel("gamma", gamma, (D,), x.dtype, meaning)
     beta = _check_per_channel("beta", beta, (D,), x.dtype, meaning)
     return gamma, beta, eps
@@ -142,7 +160,10 @@ def check_groupnorm_forward(
     check_param_dict("gn_param", gn_param)
     eps = _check_eps("gn_param", gn_param.get("eps", 1e-5))
     # cs231n's notebook passes (1, C, 1, 1); everything else in bnlab (and PyTorch) uses (C,).
-    meaning = f"one per channel of x, shape {x.shape}; (1, {C}, 1, 1) is accepted too"
+
+    def meaning() -> str:
+        return f"one per channel of x, shape {x.shape}; (1, {C}, 1, 1) is accepted too"
+
     checked = []
     for name, value in (("gamma", gamma), ("beta", beta)):
         expected = (1, C, 1, 1) if np.shape(value) == (1, C, 1, 1) else (C,)
