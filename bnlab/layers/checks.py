@@ -7,6 +7,7 @@ maths below the call reads alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
@@ -248,7 +249,7 @@ def check_affine(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     check_float_array("x", x)
     if x.ndim < 1:
         raise ValueError(f"x must have a batch dimension, got a scalar of shape {x.shape}")
-    D = int(np.prod(x.shape[1:], dtype=np.int64))
+    D = math.prod(x.shape[1:])  # a Python int: np.prod would cost microseconds every call
     check_float_array("w", w, ndim=2)
     if w.shape[0] != D:
         raise ValueError(
