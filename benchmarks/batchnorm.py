@@ -47,7 +47,7 @@ from bnlab.layers import (  # noqa: E402
     spatial_batchnorm_forward,
 )
 
-SHAPES = [(256, 1024), (4096, 1024), (64, 64, 32, 32)]  # (N, D) twice, then (N, C, H, W)
+SHAPES = [(100, 500), (256, 1024), (4096, 1024), (64, 64, 32, 32)]  # (N, D), then (N, C, H, W)
 TARGET_RATIO = 2.0
 
 

@@ -8,7 +8,7 @@ layers, ``CrossEntropyLoss`` and the same optimiser, indexing the same float32 t
 for its batch. Interleaved repeats in one run; prints median times and the ratio bnlab / torch.
 
 - ``--net fc`` (default): FullyConnectedNet 3072-100x5-10, (affine, batchnorm, relu) x 5 +
-  affine, Adam. Targets: <= 0.8 at batch 50, <= 1.0 at 256, <= 1.15 at 1024.
+  affine, Adam. Targets: <= 0.75 at batch 50 (issue 11), <= 1.0 at 256, <= 1.15 at 1024.
 - ``--net lenet``: the lenet-bn experiment's LeNet on 28x28 images (conv, spatial batchnorm,
   sigmoid, 2x2 average pooling; affine, batchnorm, sigmoid), SGD + momentum. No target: it
   shows what the experiment's run time costs against PyTorch's.
@@ -78,7 +78,7 @@ NETS = {
         fc_torch,
         "adam",
         1e-3,
-        {50: 0.8, 256: 1.0, 1024: 1.15},
+        {50: 0.75, 256: 1.0, 1024: 1.15},
     ),
     "lenet": Net(
         "LeNet (sigmoid, avg pool) + batchnorm on 28x28 images, SGD + momentum",

@@ -159,9 +159,6 @@ def check_param_dict(name: str, value: Any) -> dict:
     return value
 
 
-NAIVE_OR_FAST = ": was it made by another forward (naive and fast caches differ)?"
-
-
 def unpack_cache(cache: Any, size: int, backward: str, forward: str, hint: str = "") -> tuple:
     """``cache`` if it is the ``size``-tuple ``forward`` returns; else a TypeError saying so.
 

@@ -10,6 +10,10 @@ tests/test_layers.py.
 import numpy as np
 import pytest
 
+# conv_bn_relu chains the fast spatial batchnorm (bnlab.layers.sandwich's docstring says why)
+from bnlab.fast.normalization import FastBatchNormCache
+from bnlab.fast.normalization import spatial_batchnorm_backward_fast as spatial_batchnorm_backward
+from bnlab.fast.normalization import spatial_batchnorm_forward_fast as spatial_batchnorm_forward
 from bnlab.layers import (
     conv_backward_fast,
     conv_bn_relu_backward,
@@ -23,10 +27,7 @@ from bnlab.layers import (
     max_pool_forward_fast,
     relu_backward,
     relu_forward,
-    spatial_batchnorm_backward,
-    spatial_batchnorm_forward,
 )
-from bnlab.layers.batchnorm import BatchNormCache
 
 CONV_PARAM = {"stride": 1, "pad": 1}
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
@@ -147,7 +148,7 @@ def test_conv_bn_relu_cache_is_the_three_primitive_caches():
     assert isinstance(cache, tuple) and len(cache) == 3
     conv_cache, bn_cache, relu_cache = cache
     assert conv_cache[0] is x
-    assert isinstance(bn_cache, BatchNormCache) and bn_cache.axes == (0, 2, 3)  # spatial
+    assert isinstance(bn_cache, FastBatchNormCache) and bn_cache.axes == (0, 2, 3)  # spatial
     assert np.array_equal(np.maximum(relu_cache, 0), out)
 
 
@@ -177,7 +178,10 @@ def test_dout_of_the_wrong_shape_is_refused(name):
 def test_a_cache_of_another_layer_is_refused(name):
     forward, backward, _, _ = SANDWICHES[name]
     out, cache = forward(*forward_args(name, seed=8))
-    expected = rf"needs the cache its forward returns \(a tuple of {len(cache)}\), got a tuple of"
+    expected = (
+        rf"{name}_backward needs the cache {name}_forward returns \(a tuple of {len(cache)}\), "
+        "got a tuple of"
+    )
     with pytest.raises(TypeError, match=expected):
         backward(np.ones(out.shape), cache[:-1])
     with pytest.raises(TypeError, match="got ndarray"):

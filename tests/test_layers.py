@@ -6,6 +6,12 @@ import pytest
 
 import bnlab.layers as layers
 import bnlab.layers.sandwich as sandwich
+from bnlab.fast.normalization import (
+    batchnorm_backward_fast,
+    batchnorm_forward_fast,
+    layernorm_backward_fast,
+    layernorm_forward_fast,
+)
 from bnlab.gradcheck.catalog import CATALOG, LayerCheck, LossCheck, _make
 from bnlab.layers import (
     affine_backward,
@@ -170,7 +176,10 @@ def test_dropout_p_is_the_keep_probability(p):
 
 def test_dropout_test_mode_and_p_equal_one_are_the_identity():
     x = np.random.default_rng(5).standard_normal((3, 4))
-    for param in ({"keep_prob": 0.3, "mode": "test"}, {"keep_prob": 1.0, "mode": "train", "seed": 0}):
+    for param in (
+        {"keep_prob": 0.3, "mode": "test"},
+        {"keep_prob": 1.0, "mode": "train", "seed": 0},
+    ):
         out, cache = dropout_forward(x, param)
         assert np.array_equal(out, x)
         dout = np.ones_like(x)
@@ -202,7 +211,10 @@ def test_dropout_int_seed_repeats_the_mask_and_a_generator_advances():
 def test_dropout_leaves_numpy_global_random_state_alone():
     before = np.random.get_state()  # noqa: NPY002 (the legacy global state is the point)
     x = np.ones((10, 10))
-    for param in ({"keep_prob": 0.5, "mode": "train"}, {"keep_prob": 0.5, "mode": "train", "seed": 1}):
+    for param in (
+        {"keep_prob": 0.5, "mode": "train"},
+        {"keep_prob": 0.5, "mode": "train", "seed": 1},
+    ):
         dropout_forward(x, param)
     after = np.random.get_state()  # noqa: NPY002
     assert before[0] == after[0] and np.array_equal(before[1], after[1])
@@ -283,18 +295,20 @@ def compose(x, w, b, gamma, beta, norm_forward, norm_backward, norm_param, dout)
 
 
 @pytest.mark.parametrize(
-    "forward, backward, norm_forward, norm_backward, norm_param",
+    "forward, backward, norm_forward, norm_backward, plain_forward, plain_backward, norm_param",
     [
-        (affine_bn_relu_forward, affine_bn_relu_backward, batchnorm_forward,
-         batchnorm_backward_alt, {"mode": "train"}),
-        (affine_ln_relu_forward, affine_ln_relu_backward, layernorm_forward,
-         layernorm_backward, {}),
+        (affine_bn_relu_forward, affine_bn_relu_backward, batchnorm_forward_fast,
+         batchnorm_backward_fast, batchnorm_forward, batchnorm_backward_alt, {"mode": "train"}),
+        (affine_ln_relu_forward, affine_ln_relu_backward, layernorm_forward_fast,
+         layernorm_backward_fast, layernorm_forward, layernorm_backward, {}),
     ],
     ids=["bn", "ln"],
 )  # fmt: skip
 def test_sandwich_equals_the_composed_primitives(
-    forward, backward, norm_forward, norm_backward, norm_param
+    forward, backward, norm_forward, norm_backward, plain_forward, plain_backward, norm_param
 ):
+    # The sandwiches chain the fast normalisation twins: exactly those primitives composed,
+    # and the lesson's primitives to rounding (float64, 1e-12 relative).
     rng = np.random.default_rng(7)
     x, w, b, gamma, beta = sandwich_inputs(rng)
     dout = rng.standard_normal((5, 3))
@@ -303,10 +317,15 @@ def test_sandwich_equals_the_composed_primitives(
     out2, grads2 = compose(
         x, w, b, gamma, beta, norm_forward, norm_backward, dict(norm_param), dout
     )
+    out3, grads3 = compose(
+        x, w, b, gamma, beta, plain_forward, plain_backward, dict(norm_param), dout
+    )
     assert np.array_equal(out, out2)
+    np.testing.assert_allclose(out, out3, rtol=1e-12, atol=1e-12)
     assert len(grads) == 5
-    for name, g, g2 in zip("dx dw db dgamma dbeta".split(), grads, grads2, strict=True):
+    for name, g, g2, g3 in zip("dx dw db dgamma dbeta".split(), grads, grads2, grads3, strict=True):
         assert np.array_equal(g, g2), name
+        np.testing.assert_allclose(g, g3, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def test_affine_relu_equals_the_composed_primitives():

@@ -18,6 +18,8 @@ from bnlab.layers.checks import check_conv, check_conv_dout
 
 
 class ConvFastCache(NamedTuple):
+    made_by = "conv_forward_fast"  # named in the backward's errors
+
     x: np.ndarray  # (N, C, H, W), as given
     w: np.ndarray  # (F, C, HH, WW), in x's dtype
     b: np.ndarray  # (F,), in x's dtype
@@ -36,13 +38,16 @@ def conv_forward_fast(
     """
     w, b, conv_param = check_conv(x, w, b, conv_param)
     stride, pad = conv_param["stride"], conv_param["pad"]
-    N, _, H, W = x.shape
+    N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     H_out = 1 + (H + 2 * pad - HH) // stride
     W_out = 1 + (W + 2 * pad - WW) // stride
     x_cols = im2col(pad_spatial(x, pad), HH, WW, stride)  # (N, C, HH, WW, H', W')
-    x_cols = x_cols.reshape(N, -1, H_out * W_out)  # (N, C*HH*WW, H'*W')
-    out = np.matmul(w.reshape(F, -1), x_cols)  # (F, C*HH*WW) @ (N, C*HH*WW, H'*W') -> (N, F, H'*W')
+    # explicit sizes, not -1: a reshape cannot infer a length from an empty batch (N = 0)
+    x_cols = x_cols.reshape(N, C * HH * WW, H_out * W_out)  # (N, C*HH*WW, H'*W')
+    out = np.matmul(
+        w.reshape(F, C * HH * WW), x_cols
+    )  # (F, C*HH*WW) @ (N, C*HH*WW, H'*W') -> (N, F, H'*W')
     out = out.reshape(N, F, H_out, W_out)
     out += b[:, None, None]
     return out, ConvFastCache(x, w, b, conv_param, x_cols)
@@ -58,7 +63,7 @@ def conv_backward_fast(
     it is the costliest part of the backward: col2im over the largest feature map.
     Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,), all in x's dtype.
     """
-    dout = check_conv_dout(dout, cache, "conv_backward_fast", cache_size=5)
+    dout = check_conv_dout(dout, cache, ConvFastCache, "conv_backward_fast")
     x, w, x_cols = cache.x, cache.w, cache.x_cols
     stride, pad = cache.conv_param["stride"], cache.conv_param["pad"]
     N, F, H_out, W_out = dout.shape
@@ -69,7 +74,7 @@ def conv_backward_fast(
     db = dout.sum(axis=(0, 2, 3))
     if not need_dx:
         return None, dw.reshape(w.shape), db
-    dx_cols = np.matmul(w.reshape(F, -1).T, dout_flat)  # (N, C*HH*WW, H'*W')
+    dx_cols = np.matmul(w.reshape(F, C * HH * WW).T, dout_flat)  # (N, C*HH*WW, H'*W')
     dx_cols = dx_cols.reshape(N, C, HH, WW, H_out, W_out)
     x_pad_shape = (N, C, x.shape[2] + 2 * pad, x.shape[3] + 2 * pad)
     dx = crop_spatial(col2im(dx_cols, x_pad_shape, stride), pad)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,23 +38,23 @@ Axes = tuple[int, ...]
 _LETTERS = "abcdefghij"
 
 
-def _subscripts(ndim: int, axes: Axes) -> tuple[str, str]:
-    """einsum subscripts for 'reduce an ndim array over axes': ('abcd', 'b') for (0, 2, 3)."""
+@lru_cache(maxsize=64)
+def _subscripts(ndim: int, axes: Axes, operands: int) -> str:
+    """einsum subscripts to reduce ``operands`` ndim arrays' product over axes: 'abcd->b' for
+    (0, 2, 3) and one operand, 'ab,ab->b' for (0,) and two. Built once per shape of call."""
     full = _LETTERS[:ndim]
     kept = "".join(letter for i, letter in enumerate(full) if i not in axes)
-    return full, kept
+    return ",".join([full] * operands) + "->" + kept
 
 
 def sum_over(a: np.ndarray, axes: Axes) -> np.ndarray:
     """sum of a over ``axes`` (the reduced axes are dropped)."""
-    full, kept = _subscripts(a.ndim, axes)
-    return np.einsum(f"{full}->{kept}", a)
+    return np.einsum(_subscripts(a.ndim, axes, 1), a)
 
 
 def dot_over(a: np.ndarray, b: np.ndarray, axes: Axes) -> np.ndarray:
     """sum of a * b over ``axes``, without materialising a * b."""
-    full, kept = _subscripts(a.ndim, axes)
-    return np.einsum(f"{full},{full}->{kept}", a, b)
+    return np.einsum(_subscripts(a.ndim, axes, 2), a, b)
 
 
 def kept_shape(shape: Sequence[int], axes: Axes) -> tuple[int, ...]:

@@ -30,6 +30,7 @@ from bnlab.fast.norm_core import (
 from bnlab.layers.batchnorm import update_running_stats
 from bnlab.layers.checks import (
     check_batchnorm_forward,
+    check_finite_statistics,
     check_groupnorm_forward,
     check_layernorm_forward,
     check_norm_backward,
@@ -68,12 +69,15 @@ def _batchnorm_forward_fast(
 ) -> tuple[np.ndarray, FastBatchNormCache]:
     """The shared forward: statistics over ``axes``, one (gamma, beta) per feature on axis 1."""
     mode, eps = bn_param["mode"], bn_param["eps"]
+    layer = "spatial_batchnorm_forward_fast" if x.ndim == 4 else "batchnorm_forward_fast"
     stat_shape = kept_shape(x.shape, axes)  # (1, D) or (1, C, 1, 1)
     gamma = gamma.reshape(stat_shape)
     beta = beta.reshape(stat_shape)
     if mode == "train":
         m = count_over(x.shape, axes)
         xc, mu, var = center(x, axes)
+        # after the fact (one small reduction): an overflowed var would make the output beta
+        check_finite_statistics(var, x, layer, "channel" if x.ndim == 4 else "feature", (1,))
         update_running_stats(bn_param, mu.ravel(), var.ravel(), m)
     else:
         mu = np.asarray(bn_param["running_mean"], dtype=x.dtype).reshape(stat_shape)
@@ -180,7 +184,8 @@ def layernorm_forward_fast(
     Returns out: (N, D) in x's dtype, and the cache for layernorm_backward_fast.
     """
     gamma, beta, eps = check_layernorm_forward(x, gamma, beta, ln_param)
-    x_hat, _, _, inv_std = standardize(x, axes=(1,), eps=eps)
+    x_hat, _, var, inv_std = standardize(x, axes=(1,), eps=eps)
+    check_finite_statistics(var, x, "layernorm_forward_fast", "example", (0,))
     out = x_hat * gamma
     out += beta
     return out, FastLayerNormCache(x_hat, inv_std, gamma)
@@ -236,7 +241,8 @@ def spatial_groupnorm_forward_fast(
     gamma = gamma.reshape(1, C, 1, 1)
     beta = beta.reshape(1, C, 1, 1)
     x_grouped = x.reshape(N, G, C // G, H, W)  # (N, G, C/G, H, W), a view
-    x_hat, _, _, inv_std = standardize(x_grouped, GROUP_AXES, eps)
+    x_hat, _, var, inv_std = standardize(x_grouped, GROUP_AXES, eps)
+    check_finite_statistics(var, x, "spatial_groupnorm_forward_fast", "(example, group)", (0, 1))
     x_hat = x_hat.reshape(N, C, H, W)  # (N, C, H, W), a view
     out = x_hat * gamma
     out += beta

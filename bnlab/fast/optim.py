@@ -30,7 +30,8 @@ def _start(w: np.ndarray, dw: np.ndarray, config: dict | None) -> dict:
     """Check the arguments shared by every rule and return the config dict to fill."""
     check_float_array("w", w)
     check_float_array("dw", dw)
-    check_same_shape("dw", dw, "w", w)
+    if dw.shape != w.shape:  # the message is built only when needed: this runs every step
+        check_same_shape("dw", dw, "w", w)
     if config is None:
         return {}
     return check_param_dict("config", config)
@@ -42,7 +43,8 @@ def _state(config: dict, key: str, w: np.ndarray) -> np.ndarray:
     if key not in config:
         config[key] = np.zeros_like(w)
     state = config[key]
-    check_same_shape(f"config[{key!r}]", state, "w", w)
+    if not isinstance(state, np.ndarray) or state.shape != w.shape:
+        check_same_shape(f"config[{key!r}]", state, "w", w)
     return state
 
 

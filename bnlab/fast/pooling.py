@@ -25,6 +25,8 @@ from bnlab.layers.pooling import PoolCache
 
 
 class MaxPoolFastCache(NamedTuple):
+    made_by = "max_pool_forward_fast"  # named in the backward's errors
+
     x: np.ndarray  # (N, C, H, W)
     pool_param: dict  # {"pool_height": ..., "pool_width": ..., "stride": ...}
     max_index: np.ndarray  # (N, C, H', W'): flat index in x of each window's first maximum
@@ -66,7 +68,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: MaxPoolFastCache) -> np.ndar
     dout: (N, C, H', W'); cache: from max_pool_forward_fast.
     Returns dx: (N, C, H, W) in x's dtype.
     """
-    dout = check_pool_dout(dout, cache, "max_pool_backward_fast", cache_size=3)
+    dout = check_pool_dout(dout, cache, MaxPoolFastCache, "max_pool_backward_fast")
     x, max_index = cache.x, cache.max_index
     # bincount adds up repeated indices (dx.flat[max_index] += dout would keep only one).
     dx = np.bincount(max_index.ravel(), weights=dout.ravel(), minlength=x.size)  # float64
@@ -91,7 +93,7 @@ def avg_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     dout: (N, C, H', W'); cache: from avg_pool_forward_fast (or avg_pool_forward).
     Returns dx: (N, C, H, W) in x's dtype.
     """
-    dout = check_pool_dout(dout, cache, "avg_pool_backward_fast", hint="")
+    dout = check_pool_dout(dout, cache, PoolCache, "avg_pool_backward_fast")
     x, pool_param = cache.x, cache.pool_param
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     share = dout / (ph * pw)  # every pixel of a window had the same weight, 1 / (ph*pw)

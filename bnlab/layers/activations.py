@@ -9,8 +9,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab._validation import check_dout, check_float_array
-from bnlab.layers.checks import check_leaky_relu
+from bnlab._validation import check_float_array
+from bnlab.layers.checks import (
+    check_cached_x_backward,
+    check_elementwise_backward,
+    check_leaky_relu,
+)
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -27,12 +31,14 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
 
     dout: shape of x. Returns dx: shape of x.
     """
+    dout = check_elementwise_backward(dout, cache, "relu_backward", "relu_forward")
     x = cache
-    dout = check_dout(dout, x.shape, x.dtype)
     return np.where(x > 0, dout, 0)  # dout is in x's dtype, and a Python 0 does not widen it
 
 
 class LeakyReluCache(NamedTuple):
+    made_by = "leaky_relu_forward"  # named in the backward's errors
+
     x: np.ndarray
     negative_slope: float
 
@@ -55,8 +61,8 @@ def leaky_relu_backward(dout: np.ndarray, cache: LeakyReluCache) -> np.ndarray:
 
     dout: shape of x. Returns dx: shape of x.
     """
+    dout = check_cached_x_backward(dout, cache, LeakyReluCache, "leaky_relu_backward")
     x = cache.x
-    dout = check_dout(dout, x.shape, x.dtype)
     slope = x.dtype.type(cache.negative_slope)
     return np.where(x > 0, dout, slope * dout)
 
@@ -78,8 +84,8 @@ def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
 
     dout: shape of x. Returns dx: shape of x.
     """
+    dout = check_elementwise_backward(dout, cache, "sigmoid_backward", "sigmoid_forward")
     out = cache
-    dout = check_dout(dout, out.shape, out.dtype)
     return dout * out * (1 - out)
 
 
@@ -98,6 +104,6 @@ def tanh_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
 
     dout: shape of x. Returns dx: shape of x.
     """
+    dout = check_elementwise_backward(dout, cache, "tanh_backward", "tanh_forward")
     out = cache
-    dout = check_dout(dout, out.shape, out.dtype)
     return dout * (1 - out * out)

@@ -6,11 +6,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab._validation import check_dout
-from bnlab.layers.checks import check_affine
+from bnlab.layers.checks import check_affine, check_affine_backward
 
 
 class AffineCache(NamedTuple):
+    made_by = "affine_forward"  # named in the backward's errors
+
     x: np.ndarray  # (N, d_1, ..., d_k), as given
     w: np.ndarray  # (D, M), in x's dtype
     b: np.ndarray  # (M,), in x's dtype
@@ -40,8 +41,8 @@ def affine_backward(
     need_dx: False skips dx (returned as None) -- the first layer of a net never needs it.
     Returns dx: (N, d_1, ..., d_k), dw: (D, M), db: (M,).
     """
+    dout = check_affine_backward(dout, cache, AffineCache)
     x, w = cache.x, cache.w
-    dout = check_dout(dout, (x.shape[0], w.shape[1]), x.dtype)
     x_flat = x.reshape(x.shape[0], w.shape[0])  # (N, D)
     dw = x_flat.T @ dout
     db = dout.sum(axis=0)

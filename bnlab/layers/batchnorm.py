@@ -46,7 +46,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab.layers.checks import check_batchnorm_forward, check_norm_backward
+from bnlab.layers.checks import (
+    check_batchnorm_forward,
+    check_finite_statistics,
+    check_norm_backward,
+)
 
 
 class BatchNormCache(NamedTuple):
@@ -105,12 +109,15 @@ def _normalize(
 
     x: (N, D) with axes (0,), or (N, C, H, W) with axes (0, 2, 3); gamma, beta: (D,) or (C,).
     """
+    layer = "spatial_batchnorm_forward" if x.ndim == 4 else "batchnorm_forward"
     stat_shape = [1 if i in axes else n for i, n in enumerate(x.shape)]  # (1, D) or (1, C, 1, 1)
     gamma = gamma.reshape(stat_shape)
     beta = beta.reshape(stat_shape)
     if bn_param["mode"] == "train":
         mu = np.mean(x, axis=axes, keepdims=True)
         var = np.var(x, axis=axes, keepdims=True)  # biased: divides by m, as the paper does
+        # after the fact: an overflowed var would make the output silently beta
+        check_finite_statistics(var, x, layer, "channel" if x.ndim == 4 else "feature", (1,))
         m = x.size // x.shape[1]  # the values behind each statistic: N, or N*H*W spatially
         update_running_stats(bn_param, mu.reshape(-1), var.reshape(-1), m)
     else:

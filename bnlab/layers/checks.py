@@ -7,14 +7,15 @@ maths below the call reads alone.
 
 from __future__ import annotations
 
+import math
 import warnings
-from numbers import Integral
+from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
 from bnlab._validation import (
-    NAIVE_OR_FAST,
     check_choice,
     check_dout,
     check_float_array,
@@ -23,7 +24,6 @@ from bnlab._validation import (
     check_param_dict,
     check_shape,
     output_length,
-    unpack_cache,
 )
 
 # --- normalisation layers: batchnorm, spatial batchnorm, layernorm, groupnorm --------------
@@ -32,16 +32,34 @@ BN_MODES = ("train", "test")
 
 
 def _check_per_channel(
-    name: str, value: Any, expected: tuple[int, ...], dtype: np.dtype, meaning: str
+    name: str, value: Any, expected: tuple[int, ...], dtype: np.dtype, meaning: Callable[[], str]
 ) -> np.ndarray:
-    """gamma or beta: an ndarray of shape ``expected``, returned in the layer's dtype."""
+    """gamma or beta: an ndarray of shape ``expected``, returned in the layer's dtype.
+
+    meaning() says what the shape is, for the message (built only when it is needed: these
+    checks run on every call of the nets' layers).
+    """
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy ndarray, got {type(value).__name__}")
-    check_shape(name, value, expected, meaning)
+    if value.shape != expected:
+        check_shape(name, value, expected, meaning())
     return value.astype(dtype, copy=False)
 
 
+def _check_number(name: str, value: Any, wanted: str) -> None:
+    """A real number: a Python or NumPy float or int, or a 0-d numeric array (not a bool,
+    a string or None)."""
+    if type(value) is float or type(value) is int:  # the usual case, without an ABC check
+        return
+    if isinstance(value, bool) or not (
+        isinstance(value, Real)
+        or (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
+    ):
+        raise TypeError(f"{name} must be {wanted}, got {type(value).__name__} {value!r}")
+
+
 def _check_eps(name: str, eps: Any) -> float:
+    _check_number(f"{name}['eps']", eps, "a number > 0")
     if not eps > 0:
         raise ValueError(f"{name}['eps'] must be > 0, got {eps!r}")
     return eps
@@ -61,9 +79,11 @@ def check_batchnorm_forward(
     check_param_dict("bn_param", bn_param)
     if "mode" not in bn_param:
         raise ValueError("bn_param['mode'] is missing: expected 'train' or 'test'")
-    check_choice("bn_param['mode']", bn_param["mode"], BN_MODES)
+    if bn_param["mode"] not in BN_MODES:
+        check_choice("bn_param['mode']", bn_param["mode"], BN_MODES)
     _check_eps("bn_param", bn_param.setdefault("eps", 1e-5))
     momentum = bn_param.setdefault("momentum", 0.9)
+    _check_number("bn_param['momentum']", momentum, "a number in [0, 1]")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(
             f"bn_param['momentum'] must be in [0, 1] (the weight of the old running value), "
@@ -71,11 +91,24 @@ def check_batchnorm_forward(
         )
     D = x.shape[1]
     bn_param.setdefault("unbiased", False)
-    bn_param.setdefault("running_mean", np.zeros(D, dtype=x.dtype))
-    bn_param.setdefault("running_var", np.ones(D, dtype=x.dtype))
-    check_shape("bn_param['running_mean']", bn_param["running_mean"], (D,))
-    check_shape("bn_param['running_var']", bn_param["running_var"], (D,))
-    meaning = f"one per {'channel' if ndim == 4 else 'feature'} of x, shape {x.shape}"
+    if "running_mean" not in bn_param:  # not setdefault: it would build the zeros every call
+        bn_param["running_mean"] = np.zeros(D, dtype=x.dtype)
+    if "running_var" not in bn_param:
+        bn_param["running_var"] = np.ones(D, dtype=x.dtype)
+    for key in ("running_mean", "running_var"):
+        # an ndarray: the update computes momentum * running, which a list would not survive
+        running = bn_param[key]
+        if not isinstance(running, np.ndarray):
+            raise TypeError(
+                f"bn_param[{key!r}] must be a numpy ndarray of shape ({D},), "
+                f"got {type(running).__name__}"
+            )
+        if running.shape != (D,):
+            check_shape(f"bn_param[{key!r}]", running, (D,))
+
+    def meaning() -> str:
+        return f"one per {'channel' if ndim == 4 else 'feature'} of x, shape {x.shape}"
+
     gamma = _check_per_channel("gamma", gamma, (D,), x.dtype, meaning)
     beta = _check_per_channel("beta", beta, (D,), x.dtype, meaning)
     m = x.size // D  # the values behind each statistic: N, or N*H*W
@@ -99,7 +132,10 @@ def check_layernorm_forward(
     check_param_dict("ln_param", ln_param)
     eps = _check_eps("ln_param", ln_param.get("eps", 1e-5))
     D = x.shape[1]
-    meaning = f"one per feature of x, shape {x.shape}"
+
+    def meaning() -> str:
+        return f"one per feature of x, shape {x.shape}"
+
     gamma = _check_per_channel("gamma", gamma, (D,), x.dtype, meaning)
     beta = _check_per_channel("beta", beta, (D,), x.dtype, meaning)
     return gamma, beta, eps
@@ -126,12 +162,64 @@ def check_groupnorm_forward(
     check_param_dict("gn_param", gn_param)
     eps = _check_eps("gn_param", gn_param.get("eps", 1e-5))
     # cs231n's notebook passes (1, C, 1, 1); everything else in bnlab (and PyTorch) uses (C,).
-    meaning = f"one per channel of x, shape {x.shape}; (1, {C}, 1, 1) is accepted too"
+
+    def meaning() -> str:
+        return f"one per channel of x, shape {x.shape}; (1, {C}, 1, 1) is accepted too"
+
     checked = []
     for name, value in (("gamma", gamma), ("beta", beta)):
         expected = (1, C, 1, 1) if np.shape(value) == (1, C, 1, 1) else (C,)
         checked.append(_check_per_channel(name, value, expected, x.dtype, meaning))
     return checked[0], checked[1], int(G), eps
+
+
+def check_finite_statistics(
+    var: np.ndarray, x: np.ndarray, layer: str, unit: str, kept_axes: tuple[int, ...]
+) -> None:
+    """Refuse a mean or variance that overflowed although x is finite (checked after the fact).
+
+    var: the variance per ``unit`` ("feature", "channel", "example", "(example, group)"), in a
+    shape whose ``kept_axes`` index the units. In float32, |x - mu| above about 1.8e19
+    squares to inf (1.3e154 in float64); inv_std would then be 0 and the output silently
+    beta. A NaN or inf already in x is let through: it is not the layer's doing, and the
+    Solver reports a non-finite loss as divergence. Costs one reduction over var when all is
+    well.
+    """
+    if np.isfinite(var).all() or not np.isfinite(x).all():
+        return
+    position = np.argwhere(~np.isfinite(var))[0]
+    index = tuple(int(position[axis]) for axis in kept_axes)
+    where = index[0] if len(index) == 1 else index
+    limit = float(np.sqrt(np.finfo(x.dtype).max))
+    raise ValueError(
+        f"{layer}: the mean or variance of {unit} {where} overflows {x.dtype} although x is "
+        f"finite (x's largest magnitude is {float(np.abs(x).max()):.3g}; squares above "
+        f"{limit:.3g} overflow): scale x down or compute in float64"
+    )
+
+
+def check_cache(cache: Any, cache_type: type, backward: str) -> None:
+    """``cache`` must be what the forward behind ``backward`` returns: a ``cache_type``.
+
+    cache_type: a cache NamedTuple naming its forward in ``made_by``. A None, a hand-made
+    tuple or another layer's cache (the plain and fast versions of a layer keep different
+    ones) is refused here, naming the backward and the forward it needs, not deep inside the
+    maths.
+    """
+    if isinstance(cache, cache_type):
+        return
+    made_by = getattr(type(cache), "made_by", None)
+    if made_by:
+        got = f"a {type(cache).__name__} from {made_by}"
+    elif isinstance(cache, tuple):
+        got = f"a {type(cache).__name__} of {len(cache)} values"
+    else:
+        got = "None" if cache is None else f"a {type(cache).__name__}"
+    hint = " (the plain and fast versions of a layer keep different caches)" if made_by else ""
+    raise TypeError(
+        f"{backward} needs the cache from {cache_type.made_by} (a {cache_type.__name__}), "
+        f"got {got}: pass the cache that forward returned{hint}"
+    )
 
 
 def check_norm_backward(
@@ -141,15 +229,9 @@ def check_norm_backward(
     like the forward's output (the cache's ``like`` field). Returns dout in the forward's dtype.
 
     The plain and the fast version of a layer keep different caches: one passed to the other's
-    backward is refused here, naming both forwards, not deep inside the maths.
+    backward is refused (see check_cache).
     """
-    if not isinstance(cache, cache_type):
-        made_by = getattr(type(cache), "made_by", None)
-        got = f"a {type(cache).__name__}" + (f" from {made_by}" if made_by else "")
-        raise TypeError(
-            f"{backward} needs the cache from {cache_type.made_by} (a {cache_type.__name__}), "
-            f"got {got}: the plain and fast versions keep different caches"
-        )
+    check_cache(cache, cache_type, backward)
     reference = getattr(cache, like)
     return check_dout(dout, reference.shape, reference.dtype)
 
@@ -168,7 +250,7 @@ def check_affine(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     check_float_array("x", x)
     if x.ndim < 1:
         raise ValueError(f"x must have a batch dimension, got a scalar of shape {x.shape}")
-    D = int(np.prod(x.shape[1:], dtype=np.int64))
+    D = math.prod(x.shape[1:])  # a Python int: np.prod would cost microseconds every call
     check_float_array("w", w, ndim=2)
     if w.shape[0] != D:
         raise ValueError(
@@ -182,6 +264,7 @@ def check_affine(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
 def check_leaky_relu(x: Any, negative_slope: Any) -> None:
     """x: a float array; negative_slope: a finite number."""
     check_float_array("x", x)
+    _check_number("negative_slope", negative_slope, "a finite number")
     if not np.isfinite(negative_slope):
         raise ValueError(f"negative_slope must be a finite number, got {negative_slope!r}")
 
@@ -355,14 +438,14 @@ def check_conv(
     return w.astype(x.dtype, copy=False), b, {"stride": stride, "pad": pad}
 
 
-def check_conv_dout(dout: Any, cache: Any, backward: str, cache_size: int = 4) -> np.ndarray:
-    """dout: (N, F, H', W') float, for the cache of the forward that goes with ``backward``.
+def check_conv_dout(dout: Any, cache: Any, cache_type: type, backward: str) -> np.ndarray:
+    """dout: (N, F, H', W') float, for a ``cache_type`` cache from the forward of ``backward``.
 
-    cache: (x, w, b, conv_param[, ...]) of ``cache_size`` fields, conv_param as check_conv
-    returns it. Returns dout in x's dtype.
+    cache: (x, w, b, conv_param[, ...]), conv_param as check_conv returns it.
+    Returns dout in x's dtype.
     """
-    forward = backward.replace("backward", "forward")
-    x, w, _, conv_param = unpack_cache(cache, cache_size, backward, forward, NAIVE_OR_FAST)[:4]
+    check_cache(cache, cache_type, backward)
+    x, w, conv_param = cache.x, cache.w, cache.conv_param
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, _, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -388,19 +471,48 @@ def check_pool(x: Any, pool_param: Any) -> tuple[int, int, int]:
     return ph, pw, stride
 
 
-def check_pool_dout(
-    dout: Any, cache: Any, backward: str, cache_size: int = 2, hint: str = NAIVE_OR_FAST
-) -> np.ndarray:
-    """dout: (N, C, H', W') float, for the cache of the forward that goes with ``backward``.
+def check_pool_dout(dout: Any, cache: Any, cache_type: type, backward: str) -> np.ndarray:
+    """dout: (N, C, H', W') float, for a ``cache_type`` cache from the forward of ``backward``.
 
-    cache: (x, pool_param[, ...]) of ``cache_size`` fields. Returns dout in x's dtype.
+    cache: (x, pool_param[, ...]). Returns dout in x's dtype.
     """
-    forward = backward.replace("backward", "forward")
-    x, pool_param = unpack_cache(cache, cache_size, backward, forward, hint)[:2]
+    check_cache(cache, cache_type, backward)
+    x, pool_param = cache.x, cache.pool_param
     ph, pw, stride = (pool_param[key] for key in POOL_KEYS)
     N, C, H, W = x.shape
     out_shape = (N, C, 1 + (H - ph) // stride, 1 + (W - pw) // stride)
     return check_dout(dout, out_shape, x.dtype)
+
+
+def check_affine_backward(dout: Any, cache: Any, cache_type: type) -> np.ndarray:
+    """dout: (N, M) float, for cache = (x, w, b) from affine_forward. Returns dout in x's dtype."""
+    check_cache(cache, cache_type, "affine_backward")
+    return check_dout(dout, (cache.x.shape[0], cache.w.shape[1]), cache.x.dtype)
+
+
+def check_elementwise_backward(dout: Any, cache: Any, backward: str, forward: str) -> np.ndarray:
+    """dout shaped like ``cache``, the float ndarray ``forward`` returns as its cache (x or out).
+
+    For relu, sigmoid and tanh, whose cache is that one array. Returns dout in its dtype.
+    """
+    if not isinstance(cache, np.ndarray) or cache.dtype not in (np.float32, np.float64):
+        made_by = getattr(type(cache), "made_by", None)
+        got = "None" if cache is None else f"a {type(cache).__name__}"
+        got += f" from {made_by}" if made_by else ""
+        raise TypeError(
+            f"{backward} needs the cache from {forward} (the float ndarray it returns), "
+            f"got {got}: pass the cache that forward returned"
+        )
+    return check_dout(dout, cache.shape, cache.dtype)
+
+
+def check_cached_x_backward(dout: Any, cache: Any, cache_type: type, backward: str) -> np.ndarray:
+    """dout shaped like the forward's input, from a ``cache_type`` cache with fields
+    ``x_shape`` and ``x_dtype`` (dropout) or ``x`` (leaky relu). Returns dout in x's dtype."""
+    check_cache(cache, cache_type, backward)
+    if hasattr(cache, "x_shape"):
+        return check_dout(dout, cache.x_shape, cache.x_dtype)
+    return check_dout(dout, cache.x.shape, cache.x.dtype)
 
 
 # (end of the other layers' section)

@@ -22,6 +22,8 @@ from bnlab.layers.checks import check_conv, check_conv_dout
 
 
 class ConvCache(NamedTuple):
+    made_by = "conv_forward_naive"  # named in the backward's errors
+
     x: np.ndarray  # (N, C, H, W), as given
     w: np.ndarray  # (F, C, HH, WW), in x's dtype
     b: np.ndarray  # (F,), in x's dtype
@@ -62,7 +64,7 @@ def conv_backward_naive(
     dout: (N, F, H', W'); cache: from conv_forward_naive.
     Returns dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,), all in x's dtype.
     """
-    dout = check_conv_dout(dout, cache, "conv_backward_naive")
+    dout = check_conv_dout(dout, cache, ConvCache, "conv_backward_naive")
     x, w = cache.x, cache.w
     stride, pad = cache.conv_param["stride"], cache.conv_param["pad"]
     N, F, H_out, W_out = dout.shape

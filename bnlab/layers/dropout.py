@@ -21,13 +21,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bnlab._validation import check_dout
-from bnlab.layers.checks import DropoutConventionWarning, check_dropout
+from bnlab.layers.checks import (
+    DropoutConventionWarning,
+    check_cached_x_backward,
+    check_dropout,
+)
 
 __all__ = ["DropoutCache", "DropoutConventionWarning", "dropout_backward", "dropout_forward"]
 
 
 class DropoutCache(NamedTuple):
+    made_by = "dropout_forward"  # named in the backward's errors
+
     mode: str  # 'train' or 'test'
     mask: np.ndarray | None  # 0 or 1/keep_prob per unit, in x's dtype; None when out = x
     x_shape: tuple[int, ...]
@@ -76,5 +81,5 @@ def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> np.ndarray:
 
     dout: shape of x. Returns dx: shape of x.
     """
-    dout = check_dout(dout, cache.x_shape, cache.x_dtype)
+    dout = check_cached_x_backward(dout, cache, DropoutCache, "dropout_backward")
     return dout if cache.mask is None else dout * cache.mask

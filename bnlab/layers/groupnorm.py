@@ -16,7 +16,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab.layers.checks import check_groupnorm_forward, check_norm_backward
+from bnlab.layers.checks import (
+    check_finite_statistics,
+    check_groupnorm_forward,
+    check_norm_backward,
+)
 
 GROUP_AXES = (2, 3, 4)  # (C/G, H, W) of the grouped view (N, G, C/G, H, W)
 CHANNEL_SUM_AXES = (0, 2, 3)  # gamma and beta are shared by every example and pixel
@@ -50,6 +54,8 @@ def spatial_groupnorm_forward(
     x_grouped = x.reshape(N, G, C // G, H, W)  # (N, G, C/G, H, W), a view
     mu = np.mean(x_grouped, axis=GROUP_AXES, keepdims=True)  # (N, G, 1, 1, 1)
     var = np.var(x_grouped, axis=GROUP_AXES, keepdims=True)  # (N, G, 1, 1, 1), biased
+    # after the fact: an overflowed var would make the output silently beta
+    check_finite_statistics(var, x, "spatial_groupnorm_forward", "(example, group)", (0, 1))
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = ((x_grouped - mu) * inv_std).reshape(N, C, H, W)  # (N, C, H, W)
     gamma_c = gamma.reshape(1, C, 1, 1)  # (1, C, 1, 1): one per channel

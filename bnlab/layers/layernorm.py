@@ -12,7 +12,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab.layers.checks import check_layernorm_forward, check_norm_backward
+from bnlab.layers.checks import (
+    check_finite_statistics,
+    check_layernorm_forward,
+    check_norm_backward,
+)
 
 
 class LayerNormCache(NamedTuple):
@@ -39,6 +43,8 @@ def layernorm_forward(
     # batchnorm's statistics over axis 1 (the features of one example) instead of axis 0
     mu = np.mean(x, axis=1, keepdims=True)  # (N, 1)
     var = np.var(x, axis=1, keepdims=True)  # (N, 1), biased
+    # after the fact: an overflowed var would make the output silently beta
+    check_finite_statistics(var, x, "layernorm_forward", "example", (0,))
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = (x - mu) * inv_std
     out = gamma * x_hat + beta

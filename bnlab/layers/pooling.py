@@ -27,6 +27,8 @@ from bnlab.layers.checks import check_pool, check_pool_dout
 
 
 class PoolCache(NamedTuple):
+    made_by = "max_pool_forward_naive, avg_pool_forward or avg_pool_forward_fast"
+
     x: np.ndarray  # (N, C, H, W)
     pool_param: dict  # {"pool_height": ..., "pool_width": ..., "stride": ...}
 
@@ -58,7 +60,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     dout: (N, C, H', W'); cache: from max_pool_forward_naive.
     Returns dx: (N, C, H, W) in x's dtype.
     """
-    dout = check_pool_dout(dout, cache, "max_pool_backward_naive")
+    dout = check_pool_dout(dout, cache, PoolCache, "max_pool_backward_naive")
     x, pool_param = cache.x, cache.pool_param
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, H_out, W_out = dout.shape
@@ -100,7 +102,7 @@ def avg_pool_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     dout: (N, C, H', W'); cache: from avg_pool_forward (or avg_pool_forward_fast).
     Returns dx: (N, C, H, W) in x's dtype.
     """
-    dout = check_pool_dout(dout, cache, "avg_pool_backward", hint="")
+    dout = check_pool_dout(dout, cache, PoolCache, "avg_pool_backward")
     x, pool_param = cache.x, cache.pool_param
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, H_out, W_out = dout.shape

@@ -8,8 +8,15 @@ so do the nets (:mod:`bnlab.nets.model`) and the gradient-check catalog's compos
 Each sandwich forward returns the primitives' caches as one tuple, e.g.
 ``cache = (fc_cache, bn_cache, relu_cache)``; each backward unwinds them in reverse and returns
 dx followed by the parameter gradients in the forward's argument order, e.g.
-``(dx, dw, db, dgamma, dbeta)``. cs231n's layer_utils names and signatures. The convolutional
-sandwiches use the fast (im2col) convolution and pooling, as cs231n's do.
+``(dx, dw, db, dgamma, dbeta)``. cs231n's layer_utils names and signatures.
+
+The sandwiches are conveniences for building nets, not lessons: they chain the fast layers
+(bnlab.fast) where there is one, as cs231n's convolutional sandwiches chain its fast_layers.
+The normalisation layers here are the fast twins (the same numbers as the lesson's
+batchnorm_forward, layernorm_forward, ... to rounding, tested; their caches are the fast
+caches), the ReLU backward the branch-free one (bit for bit the lesson's), the convolution
+and pooling the im2col ones. To learn a layer, read its own module; what the fast ones buy
+is in docs/fast-path.md (python benchmarks/sandwich.py measures affine_bn_relu).
 """
 
 from __future__ import annotations
@@ -20,17 +27,19 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import unpack_cache
+from bnlab.fast.activations import relu_backward_fast
 from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
-from bnlab.fast.pooling import max_pool_backward_fast, max_pool_forward_fast
-from bnlab.layers.activations import relu_backward, relu_forward
-from bnlab.layers.affine import affine_backward, affine_forward
-from bnlab.layers.batchnorm import (
-    batchnorm_backward_alt,
-    batchnorm_forward,
-    spatial_batchnorm_backward,
-    spatial_batchnorm_forward,
+from bnlab.fast.normalization import (
+    batchnorm_backward_fast,
+    batchnorm_forward_fast,
+    layernorm_backward_fast,
+    layernorm_forward_fast,
+    spatial_batchnorm_backward_fast,
+    spatial_batchnorm_forward_fast,
 )
-from bnlab.layers.layernorm import layernorm_backward, layernorm_forward
+from bnlab.fast.pooling import max_pool_backward_fast, max_pool_forward_fast
+from bnlab.layers.activations import relu_forward
+from bnlab.layers.affine import affine_backward, affine_forward
 
 Grads = tuple[np.ndarray, ...]
 
@@ -57,20 +66,27 @@ def sandwich_forward(
     return x, tuple(caches)
 
 
-def sandwich_backward(dout: np.ndarray, cache: tuple, *backwards: Callable) -> Grads:
+def sandwich_backward(
+    dout: np.ndarray, cache: tuple, *backwards: Callable, name: str = "a sandwich's backward"
+) -> Grads:
     """The chain rule through sandwich_forward's layers, last layer first.
 
     dout: the gradient of the chain's output; cache: from sandwich_forward;
     backwards: one backward per layer, in the FORWARD's order. Each returns dx alone (a layer
     without parameters: relu, pooling, dropout) or (dx, *parameter gradients).
+    name: the sandwich's backward (e.g. "affine_relu_backward"), named in errors.
     Returns (dx, *parameter gradients of layer 1, of layer 2, ...).
     """
-    unpack_cache(cache, len(backwards), "a sandwich's backward", "its forward", ", one per layer")
+    forward = name.replace("_backward", "_forward") if name.endswith("_backward") else "its forward"
+    unpack_cache(cache, len(backwards), name, forward, ", one per layer")
     param_grads: list[np.ndarray] = []
-    for backward, layer_cache in zip(reversed(backwards), reversed(cache), strict=True):
-        grads = backward(dout, layer_cache)
-        dout, *layer_param_grads = grads if isinstance(grads, tuple) else (grads,)
-        param_grads[:0] = layer_param_grads  # earlier layers' gradients come first
+    try:
+        for backward, layer_cache in zip(reversed(backwards), reversed(cache), strict=True):
+            grads = backward(dout, layer_cache)
+            dout, *layer_param_grads = grads if isinstance(grads, tuple) else (grads,)
+            param_grads[:0] = layer_param_grads  # earlier layers' gradients come first
+    except (TypeError, ValueError) as error:  # a layer's check: say which sandwich it was in
+        raise type(error)(f"{name} (is cache the one {forward} returned?): {error}") from error
     return (dout, *param_grads)
 
 
@@ -87,7 +103,9 @@ def affine_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np
 
 def affine_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of affine_relu_forward. dout: (N, M). Returns (dx, dw, db)."""
-    return sandwich_backward(dout, cache, affine_backward, relu_backward)
+    return sandwich_backward(
+        dout, cache, affine_backward, relu_backward_fast, name="affine_relu_backward"
+    )
 
 
 def affine_bn_relu_forward(
@@ -104,16 +122,23 @@ def affine_bn_relu_forward(
     Returns out: (N, M) and cache = (fc_cache, bn_cache, relu_cache).
     """
     return sandwich_forward(
-        x, (affine_forward, w, b), (batchnorm_forward, gamma, beta, bn_param), (relu_forward,)
+        x, (affine_forward, w, b), (batchnorm_forward_fast, gamma, beta, bn_param), (relu_forward,)
     )
 
 
 def affine_bn_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
-    """Backward of affine_bn_relu_forward (with the closed-form batchnorm backward).
+    """Backward of affine_bn_relu_forward (with the fast closed-form batchnorm backward).
 
     dout: (N, M). Returns (dx, dw, db, dgamma, dbeta).
     """
-    return sandwich_backward(dout, cache, affine_backward, batchnorm_backward_alt, relu_backward)
+    return sandwich_backward(
+        dout,
+        cache,
+        affine_backward,
+        batchnorm_backward_fast,
+        relu_backward_fast,
+        name="affine_bn_relu_backward",
+    )
 
 
 def affine_ln_relu_forward(
@@ -130,13 +155,20 @@ def affine_ln_relu_forward(
     Returns out: (N, M) and cache = (fc_cache, ln_cache, relu_cache).
     """
     return sandwich_forward(
-        x, (affine_forward, w, b), (layernorm_forward, gamma, beta, ln_param), (relu_forward,)
+        x, (affine_forward, w, b), (layernorm_forward_fast, gamma, beta, ln_param), (relu_forward,)
     )
 
 
 def affine_ln_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of affine_ln_relu_forward. dout: (N, M). Returns (dx, dw, db, dgamma, dbeta)."""
-    return sandwich_backward(dout, cache, affine_backward, layernorm_backward, relu_backward)
+    return sandwich_backward(
+        dout,
+        cache,
+        affine_backward,
+        layernorm_backward_fast,
+        relu_backward_fast,
+        name="affine_ln_relu_backward",
+    )
 
 
 # --- convolutional sandwiches --------------------------------------------------------------
@@ -155,7 +187,9 @@ def conv_relu_forward(
 
 def conv_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of conv_relu_forward. dout: (N, F, H', W'). Returns (dx, dw, db)."""
-    return sandwich_backward(dout, cache, conv_backward_fast, relu_backward)
+    return sandwich_backward(
+        dout, cache, conv_backward_fast, relu_backward_fast, name="conv_relu_backward"
+    )
 
 
 def conv_relu_pool_forward(
@@ -178,7 +212,14 @@ def conv_relu_pool_forward(
 
 def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> Grads:
     """Backward of conv_relu_pool_forward. dout: (N, F, H'', W''). Returns (dx, dw, db)."""
-    return sandwich_backward(dout, cache, conv_backward_fast, relu_backward, max_pool_backward_fast)
+    return sandwich_backward(
+        dout,
+        cache,
+        conv_backward_fast,
+        relu_backward_fast,
+        max_pool_backward_fast,
+        name="conv_relu_pool_backward",
+    )
 
 
 def conv_bn_relu_forward(
@@ -199,7 +240,7 @@ def conv_bn_relu_forward(
     return sandwich_forward(
         x,
         (conv_forward_fast, w, b, conv_param),
-        (spatial_batchnorm_forward, gamma, beta, bn_param),
+        (spatial_batchnorm_forward_fast, gamma, beta, bn_param),
         (relu_forward,),
     )
 
@@ -211,5 +252,10 @@ def conv_bn_relu_backward(dout: np.ndarray, cache: tuple) -> Grads:
     removes any shift of its input.
     """
     return sandwich_backward(
-        dout, cache, conv_backward_fast, spatial_batchnorm_backward, relu_backward
+        dout,
+        cache,
+        conv_backward_fast,
+        spatial_batchnorm_backward_fast,
+        relu_backward_fast,
+        name="conv_bn_relu_backward",
     )
