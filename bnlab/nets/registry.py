@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bnlab._validation import output_length
+from bnlab.fast.activations import relu_backward_fast
 from bnlab.fast.conv import conv_backward_fast, conv_forward_fast
 from bnlab.fast.normalization import (
     batchnorm_backward_fast,
@@ -34,7 +35,6 @@ from bnlab.layers import (
     leaky_relu_backward,
     leaky_relu_forward,
     mse_loss,
-    relu_backward,
     relu_forward,
     sigmoid_backward,
     sigmoid_forward,
@@ -50,7 +50,7 @@ AFFINE: Pair = (affine_forward, affine_backward)
 CONV: Pair = (conv_forward_fast, conv_backward_fast)
 DROPOUT: Pair = (dropout_forward, dropout_backward)
 ACTIVATIONS: dict[str, Pair] = {
-    "relu": (relu_forward, relu_backward),
+    "relu": (relu_forward, relu_backward_fast),
     "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
     "tanh": (tanh_forward, tanh_backward),
     "sigmoid": (sigmoid_forward, sigmoid_backward),
