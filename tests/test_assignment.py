@@ -104,6 +104,18 @@ def test_a_backward_alone_brings_its_forward_and_the_layers_that_call_it(tmp_pat
     assert "TODO" not in (tmp_path / "none" / "cs231n" / "layers.py").read_text()
 
 
+def test_an_update_rule_exercise_is_stubbed_in_optim_and_used_by_the_notebook(tmp_path):
+    made = make_assignment(tmp_path / "hw", functions=["adam"])
+    assert made.exercises == ["adam"]
+    optim = _functions(tmp_path / "hw" / "cs231n" / "optim.py")
+    assert isinstance(optim["adam"].body[-1], ast.Raise)
+    assert not isinstance(optim["rmsprop"].body[-1], ast.Raise)
+    notebook = json.loads((tmp_path / "hw" / "FullyConnectedNets.ipynb").read_text())
+    imports = "".join(c["source"] for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "from cs231n import optim\n" in imports
+    assert "from bnlab.solver import Solver\n" in imports
+
+
 def test_cli_refuses_a_non_empty_directory(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["assignment", "make", str(tmp_path), "--functions", "relu_forward"]) == 2

@@ -22,6 +22,7 @@ bnlab's checker on your code and names any mistake it finds (`bnlab check cs231n
 same from a terminal). The nets, the Solver and the data still come from bnlab. Restart the
 kernel after editing `cs231n/` (or use `%autoreload`)."""
 
+REWIRED = ("bnlab.layers", "bnlab.solver")  # the imports whose names may move to cs231n
 CHECK_TEXT = "**Check your code.** `check_layers` runs {names} against bnlab's reference:"
 
 
@@ -50,17 +51,18 @@ def _parse(source: str) -> ast.Module | None:
 
 
 def _rewire(source: str, homes: dict[str, str]) -> str:
-    """``from bnlab.layers import a, b`` -> imports of a and b from their cs231n modules."""
+    """``from bnlab.layers import a, b`` -> imports of a and b from their cs231n modules (and
+    ``optim`` from ``bnlab.solver`` when ``homes`` moves it)."""
     tree = _parse(source)
     if tree is None:
         return source
     lines = source.split("\n")
     for node in reversed(tree.body):
-        if not (isinstance(node, ast.ImportFrom) and node.module == "bnlab.layers"):
+        if not (isinstance(node, ast.ImportFrom) and node.module in REWIRED):
             continue
         by_module: dict[str, list[str]] = {}
         for alias in node.names:
-            module = homes.get(alias.name, "bnlab.layers")
+            module = homes.get(alias.name, node.module)
             text = alias.name + (f" as {alias.asname}" if alias.asname else "")
             by_module.setdefault(module, []).append(text)
         new = [f"from {m} import {', '.join(names)}" for m, names in by_module.items()]
@@ -72,7 +74,9 @@ def _uses(source: str, name: str) -> bool:
     return re.search(rf"\b{name}\b", source) is not None
 
 
-def rewire_notebook(notebook: dict, homes: dict[str, str], checked: list[str]) -> dict | None:
+def rewire_notebook(
+    notebook: dict, homes: dict[str, str], exercises: list[str], checked: list[str]
+) -> dict | None:
     """The notebook importing the student's package, a check cell after each exercise's first
     use; None when it uses no exercise."""
     notebook = copy.deepcopy(notebook)
@@ -90,11 +94,12 @@ def rewire_notebook(notebook: dict, homes: dict[str, str], checked: list[str]) -
     )
     if imports is None:
         return None
-    used = [n for n in checked if _uses(sources[imports], n)]
+    text = "\n".join(sources)
+    used = [n for n in exercises if _uses(text, n)]
     if not used:
         return None
     new_cells = []
-    pending = list(used)
+    pending = [n for n in checked if n in used]
     for i, (cell, source) in enumerate(zip(cells, sources, strict=True)):
         cell = dict(cell, source=source)
         if i == imports:
@@ -125,7 +130,9 @@ def rewire_notebook(notebook: dict, homes: dict[str, str], checked: list[str]) -
     return notebook
 
 
-def write_notebooks(directory: Path, homes: dict[str, str], checked: list[str]) -> list[str]:
+def write_notebooks(
+    directory: Path, homes: dict[str, str], exercises: list[str], checked: list[str]
+) -> list[str]:
     """Write the rewired notebooks into ``directory``; their names (none without bnlab's
     notebooks/ folder, which a source checkout has)."""
     written = []
@@ -133,7 +140,9 @@ def write_notebooks(directory: Path, homes: dict[str, str], checked: list[str]) 
         path = NOTEBOOK_DIR / name
         if not path.is_file():
             continue
-        notebook = rewire_notebook(json.loads(path.read_text(encoding="utf-8")), homes, checked)
+        notebook = rewire_notebook(
+            json.loads(path.read_text(encoding="utf-8")), homes, exercises, checked
+        )
         if notebook is not None:
             (directory / name).write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
             written.append(name)

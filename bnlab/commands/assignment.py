@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote the {kind} into {made.directory}/")
     print(f"  exercises ({len(made.exercises)}): {', '.join(made.exercises) or 'none'}")
     print(f"  notebooks: {', '.join(made.notebooks) or 'none (no notebooks/ next to bnlab)'}")
-    print("  autograder/: zip its contents for Gradescope (setup.sh, run_autograder)")
+    unchecked = [n for n in made.exercises if n not in made.checked]
+    if unchecked:
+        print(f"  not checked by bnlab check (no check cell, not graded): {', '.join(unchecked)}")
+    if made.checked:
+        print("  autograder/: zip its contents for Gradescope (setup.sh, run_autograder)")
     print(f"  check a student's work: bnlab check {made.directory}/cs231n")
     return 0
