@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import bnlab
+from bnlab.assignment.package import import_line
 
 NOTEBOOK_DIR = Path(bnlab.__file__).resolve().parent.parent / "notebooks"
 # bnlab's notebooks that follow cs231n's assignment 2; the ones using an exercise are copied
@@ -19,8 +20,9 @@ INTRO = """**Your assignment.** This notebook imports your package `cs231n/` (`l
 `layer_utils.py`, ...) instead of bnlab's layers: the exercises are {names}. Write each one in
 `cs231n/layers.py`, then run the cells below it; after each exercise a `check_layers` cell runs
 bnlab's checker on your code and names any mistake it finds (`bnlab check cs231n/` does the
-same from a terminal). The nets, the Solver and the data still come from bnlab. Restart the
-kernel after editing `cs231n/` (or use `%autoreload`)."""
+same from a terminal). The nets, the Solver and the data still come from bnlab. After editing
+`cs231n/`, restart the kernel (or use `%autoreload`); `check_layers` always reads the file as
+saved."""
 
 REWIRED = ("bnlab.layers", "bnlab.solver")  # the imports whose names may move to cs231n
 CHECK_TEXT = "**Check your code.** `check_layers` runs {names} against bnlab's reference:"
@@ -65,7 +67,9 @@ def _rewire(source: str, homes: dict[str, str]) -> str:
             module = homes.get(alias.name, node.module)
             text = alias.name + (f" as {alias.asname}" if alias.asname else "")
             by_module.setdefault(module, []).append(text)
-        new = [f"from {m} import {', '.join(names)}" for m, names in by_module.items()]
+        new = [import_line(m, names) for m, names in by_module.items()]
+        if node.module == "bnlab.layers":
+            new += ["import cs231n.layers", "from bnlab.check import check_layers"]
         lines[node.lineno - 1 : node.end_lineno] = new
     return "\n".join(lines)
 
@@ -103,10 +107,7 @@ def rewire_notebook(
     for i, (cell, source) in enumerate(zip(cells, sources, strict=True)):
         cell = dict(cell, source=source)
         if i == imports:
-            cell["source"] = (
-                _rewire(source, homes)
-                + "\n\nimport cs231n.layers\nfrom bnlab.check import check_layers"
-            )
+            cell["source"] = _rewire(source, homes)
             new_cells.append(cell)
             continue
         new_cells.append(cell)

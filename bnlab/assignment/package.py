@@ -331,8 +331,8 @@ class Generator:
             sources=textwrap.fill(", ".join(m.replace(".", "/") + ".py" for m in FILES[file]), 95),
             note=STUB_NOTE if has_stubs else "",
         )
-        standard = [_import(m, imports[m]) for m in sorted(imports) if not m.startswith(".")]
-        local = [_import(m, imports[m]) for m in sorted(imports) if m.startswith(".")]
+        standard = [import_line(m, imports[m]) for m in sorted(imports) if not m.startswith(".")]
+        local = [import_line(m, imports[m]) for m in sorted(imports) if m.startswith(".")]
         groups = [["from __future__ import annotations"], standard, sorted(plain), local]
         head = "\n\n".join("\n".join(group) for group in groups if group)
         sections, rank = [], -1
@@ -372,7 +372,7 @@ class Generator:
         return "\n".join(lines) + "\n"
 
 
-def _import(module: str, names: set[str]) -> str:
+def import_line(module: str, names: set[str]) -> str:
     """``from module import a, b``, wrapped one name a line when it is long."""
     line = f"from {module} import {', '.join(sorted(names))}"
     if len(line) <= 99:

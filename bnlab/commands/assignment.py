@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bnlab.assignment import make_assignment
+    from bnlab.assignment.notebooks import NOTEBOOK_DIR
 
     try:
         made = make_assignment(
@@ -47,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     kind = "answer key" if made.solution else "assignment"
     print(f"wrote the {kind} into {made.directory}/")
     print(f"  exercises ({len(made.exercises)}): {', '.join(made.exercises) or 'none'}")
-    print(f"  notebooks: {', '.join(made.notebooks) or 'none (no notebooks/ next to bnlab)'}")
+    if made.notebooks:
+        print(f"  notebooks: {', '.join(made.notebooks)}")
+    elif not NOTEBOOK_DIR.is_dir():
+        print(f"  notebooks: none ({NOTEBOOK_DIR} is missing: bnlab is not a source checkout)")
+    else:
+        print("  notebooks: none (no notebook uses an exercise)")
     unchecked = [n for n in made.exercises if n not in made.checked]
     if unchecked:
         print(f"  not checked by bnlab check (no check cell, not graded): {', '.join(unchecked)}")
