@@ -83,9 +83,19 @@ def test_answer_key_passes_every_check_with_zero_findings(answer_key):
 
 
 def test_untouched_starter_reports_every_exercise_not_implemented(starter):
-    result = check_target(starter.directory / "cs231n", only=starter.checked)
+    result = check_target(starter.directory / "cs231n")
     statuses = {n: r.status for n, r in result.functions.items()}
-    assert statuses == {n: "not_implemented" for n in starter.checked}
+    # the exercises are stubs; the given functions of layers.py are correct, and a function
+    # elsewhere may call an exercise (a sandwich layer): then it is not implemented either
+    given = set(_functions(starter.directory / "cs231n" / "layers.py")) - set(starter.exercises)
+    assert set(starter.checked) <= set(statuses)
+    for name, status in statuses.items():
+        if name in starter.exercises:
+            assert status == "not_implemented", name
+        elif name in given:
+            assert status == "ok", (name, result[name].kinds)
+        else:
+            assert status in ("ok", "not_implemented"), (name, result[name].kinds)
     assert result.count("error") == 0
 
 
@@ -204,7 +214,7 @@ def test_notebooks_are_rewired_with_a_check_after_each_exercise(starter):
         assert from_student & set(starter.exercises), name
         assert "import cs231n.layers" in code[0]
         for source in code:
-            if source.startswith("check_layers("):
+            if source.startswith("check_layers(cs231n.layers, only="):
                 checked += ast.literal_eval(source.split("only=", 1)[1].rstrip(")"))
     assert sorted(checked) == sorted(starter.checked)
 

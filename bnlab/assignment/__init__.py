@@ -98,6 +98,7 @@ def make_assignment(
     homes = {
         n: "cs231n." + file_of(generator.home[n])[:-3] for n in generator.layers + generator.utils
     }
+    homes.update({n: "cs231n.optim" for n in generator.rules})
     if set(exercises) & set(generator.rules):
         homes["optim"] = "cs231n"  # the notebooks call optim.sgd_momentum & co: the student's
     notebooks = write_notebooks(directory, homes, exercises, checked)

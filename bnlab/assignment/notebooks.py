@@ -69,9 +69,20 @@ def _rewire(source: str, homes: dict[str, str]) -> str:
             by_module.setdefault(module, []).append(text)
         new = [import_line(m, names) for m, names in by_module.items()]
         if node.module == "bnlab.layers":
-            new += ["import cs231n.layers", "from bnlab.check import check_layers"]
+            new += ["import cs231n.layers", "import cs231n.optim"]
+            new += ["from bnlab.check import check_layers"]
         lines[node.lineno - 1 : node.end_lineno] = new
     return "\n".join(lines)
+
+
+def _check_call(names: list[str], homes: dict[str, str]) -> str:
+    """``check_layers(cs231n.layers, only=[...])``, one call per student module."""
+    by_module: dict[str, list[str]] = {}
+    for name in names:  # an update rule lives in cs231n.optim
+        module = "cs231n.optim" if homes.get(name) == "cs231n.optim" else "cs231n.layers"
+        by_module.setdefault(module, []).append(name)
+    calls = [f"check_layers({m}, only={n!r})" for m, n in by_module.items()]
+    return calls[0] if len(calls) == 1 else "\n".join(f"display({c})" for c in calls)
 
 
 def _uses(source: str, name: str) -> bool:
@@ -118,13 +129,11 @@ def rewire_notebook(
             pending = [n for n in pending if n not in first]
             names = ", ".join(f"`{n}`" for n in first)
             new_cells.append(_markdown(CHECK_TEXT.format(names=names), f"check-{first[0]}-text"))
-            new_cells.append(
-                _code(f"check_layers(cs231n.layers, only={first!r})", f"check-{first[0]}")
-            )
+            new_cells.append(_code(_check_call(first, homes), f"check-{first[0]}"))
     if pending:  # an exercise the notebook only imports: check it at the end
         names = ", ".join(f"`{n}`" for n in pending)
         new_cells.append(_markdown(CHECK_TEXT.format(names=names), "check-rest-text"))
-        new_cells.append(_code(f"check_layers(cs231n.layers, only={pending!r})", "check-rest"))
+        new_cells.append(_code(_check_call(pending, homes), "check-rest"))
     names = ", ".join(f"`{n}`" for n in used)
     new_cells.insert(1, _markdown(INTRO.format(names=names), "assignment-intro"))
     notebook["cells"] = new_cells
