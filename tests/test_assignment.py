@@ -140,10 +140,12 @@ def test_cli_refuses_a_non_empty_directory(tmp_path, capsys):
     assert (tmp_path / "autograder" / "run_autograder").is_file()
 
 
-def _run_autograder(made, results: Path) -> dict:
+def _run_autograder(made, results: Path, submission: Path | None = None) -> dict:
+    """Run made's autograder/run_autograder on ``submission`` (made's own files by default),
+    with Gradescope's paths moved by the script's environment variables."""
     env = {
         **os.environ,
-        "SUBMISSION_DIR": str(made.directory),
+        "SUBMISSION_DIR": str(submission or made.directory),
         "RESULTS_DIR": str(results),
         "SOURCE_DIR": str(made.directory / "autograder"),
         "BNLAB": f"{sys.executable} -m bnlab",
@@ -170,27 +172,8 @@ def test_run_autograder_writes_gradescope_results(which, request, tmp_path):
 def test_run_autograder_scores_an_unreadable_submission_zero(starter, tmp_path):
     empty = tmp_path / "submission"
     empty.mkdir()
-    made = type(starter)(empty, starter.exercises, starter.checked)
-    results = json.loads(json.dumps(_run_autograder_with(made, starter, tmp_path / "out")))
+    results = _run_autograder(starter, tmp_path / "out", submission=empty)
     assert results["score"] == 0.0 and "could not read" in results["output"]
-
-
-def _run_autograder_with(submission, made, results: Path) -> dict:
-    env = {
-        **os.environ,
-        "SUBMISSION_DIR": str(submission.directory),
-        "RESULTS_DIR": str(results),
-        "SOURCE_DIR": str(made.directory / "autograder"),
-        "BNLAB": f"{sys.executable} -m bnlab",
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-    }
-    subprocess.run(
-        ["bash", str(made.directory / "autograder" / "run_autograder")],
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    return json.loads((results / "results.json").read_text())
 
 
 def test_notebooks_are_rewired_with_a_check_after_each_exercise(starter):
