@@ -32,7 +32,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 DEBUG = "show the traceback of an error (also: BNLAB_DEBUG=1)"
 
 # Order here is the order in ``bnlab --help``.
-COMMANDS = ("train", "gradcheck", "experiment", "data", "check")
+COMMANDS = ("train", "gradcheck", "experiment", "data", "check", "assignment")
 
 
 def build_parser() -> argparse.ArgumentParser:
