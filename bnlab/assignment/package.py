@@ -41,6 +41,18 @@ FILES: dict[str, tuple[str, ...]] = {
 # bnlab modules the student package imports from bnlab itself, through this file
 REEXPORTED = {"bnlab.fast.conv": "fast_layers.py", "bnlab.fast.pooling": "fast_layers.py"}
 UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
+# bnlab's sandwiches train with the fast twins of these layers; a student's layer_utils chains
+# the student's own layers, so each fast name there becomes its plain twin (the pairs that
+# tests/test_fast_*.py prove equal).
+PLAIN_TWINS: dict[str, tuple[str, str]] = {
+    "relu_backward_fast": ("bnlab.layers.activations", "relu_backward"),
+    "batchnorm_forward_fast": ("bnlab.layers.batchnorm", "batchnorm_forward"),
+    "batchnorm_backward_fast": ("bnlab.layers.batchnorm", "batchnorm_backward_alt"),
+    "spatial_batchnorm_forward_fast": ("bnlab.layers.batchnorm", "spatial_batchnorm_forward"),
+    "spatial_batchnorm_backward_fast": ("bnlab.layers.batchnorm", "spatial_batchnorm_backward"),
+    "layernorm_forward_fast": ("bnlab.layers.layernorm", "layernorm_forward"),
+    "layernorm_backward_fast": ("bnlab.layers.layernorm", "layernorm_backward"),
+}
 
 # A forward and its backwards share a cache whose layout is the student's choice: they are
 # exercises together. A function not listed is a family of its own.
@@ -171,6 +183,7 @@ class Generator:
     def __init__(self) -> None:
         modules = [m for ms in FILES.values() for m in ms]
         self.sources = {m: read_source(m, rank) for rank, m in enumerate(modules)}
+        self._use_plain_twins(self.sources["bnlab.layers.sandwich"])
         import bnlab.layers
 
         layer_names = set(bnlab.layers.__all__)
@@ -187,6 +200,16 @@ class Generator:
         ]
         self.rules = list(UPDATE_RULES)
         self.home = {n: m for m, s in self.sources.items() for n in s.definitions}
+
+    @staticmethod
+    def _use_plain_twins(source: Source) -> None:
+        """Rewrite ``source``'s definitions to call the plain twins of the fast layers."""
+        for d in source.definitions.values():
+            for fast in d.uses & PLAIN_TWINS.keys():
+                module, plain = PLAIN_TWINS[fast]
+                d.text = re.sub(rf"\b{fast}\b", plain, d.text)
+                d.uses = (d.uses - {fast}) | {plain}
+                source.imports[plain] = (module, plain)
 
     @property
     def exercisable(self) -> list[str]:
