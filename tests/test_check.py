@@ -314,6 +314,14 @@ GARBAGE = {
     "svm_loss": "    return 'loss', 'dx'\n",
     "spatial_batchnorm_forward": "    raise KeyboardInterrupt\n",
     "spatial_batchnorm_backward": "    return np.zeros(dout.shape[0]), None, None\n",
+    "spatial_groupnorm_forward": "    return np.ones(1), None\n",
+    "conv_forward_naive": "    return np.zeros((2, 2)), None\n",
+    "conv_backward_naive": "    return 1, 2\n",
+    "max_pool_backward_naive": "    return 'dx'\n",
+    "affine_bn_relu_backward": "    return (dout,) * 5\n",
+    "conv_relu_pool_forward": "    return dout[:1], None\n",
+    "adam": "    return 'w', 'config'\n",
+    "sgd_momentum": "    return dout, None\n",
 }
 
 
@@ -352,3 +360,80 @@ def test_python2_era_files_run(tmp_path):
     )
     result = check_target(str(_write(tmp_path, text)), only=["relu_forward"])
     assert result["relu_forward"].status == "ok", str(result)
+
+
+# cs231n-convention variants that are right: zero error findings
+VARIANTS = """
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    N, C, H, W = x.shape
+    x_group = x.reshape(N * G, C // G * H * W)  # one row per (example, group)
+    mu = x_group.mean(axis=1, keepdims=True)
+    std = np.sqrt(x_group.var(axis=1, keepdims=True) + gn_param.get("eps", 1e-5))
+    x_hat = ((x_group - mu) / std).reshape(N, C, H, W)
+    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
+    return out, (x_hat, std.reshape(N, G, 1, 1, 1), gamma, G)
+
+
+def max_pool_backward_naive(dout, cache):
+    x, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = x[:, :, i * s : i * s + ph, j * s : j * s + pw]
+            flat = window.reshape(window.shape[0], window.shape[1], -1)[:, :, ::-1]
+            last = flat.shape[2] - 1 - flat.argmax(axis=2)  # the LAST maximum on ties
+            r, q = np.unravel_index(last, (ph, pw))
+            n, c = np.indices(last.shape)
+            np.add.at(dx, (n, c, i * s + r, j * s + q), dout[:, :, i, j])
+    return dx
+
+
+def sgd_momentum(w, dw, config=None):
+    config = config if config is not None else {}
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    v = config.get("velocity", np.zeros_like(w))
+    v = config["momentum"] * v + dw  # PyTorch's velocity, scaled by the learning rate
+    config["velocity"] = v
+    return w - config["learning_rate"] * v, config
+
+
+def adam(w, dw, config=None):
+    config = config if config is not None else {}
+    for key, value in (("learning_rate", 1e-3), ("beta1", 0.9), ("beta2", 0.999)):
+        config.setdefault(key, value)
+    config.setdefault("epsilon", 1e-8)
+    t = config.get("t", 0) + 1
+    m = config["beta1"] * config.get("m", 0) + (1 - config["beta1"]) * dw
+    v = config["beta2"] * config.get("v", 0) + (1 - config["beta2"]) * dw * dw
+    step = config["learning_rate"] * (1 - config["beta2"] ** t) ** 0.5 / (1 - config["beta1"] ** t)
+    eps_hat = config["epsilon"] * (1 - config["beta2"] ** t) ** 0.5
+    config.update(t=t, m=m, v=v)
+    return w - step * m / (np.sqrt(v) + eps_hat), config
+"""
+
+
+def test_convention_variants_have_no_error_finding(tmp_path):
+    only = ["spatial_groupnorm_forward", "spatial_groupnorm_backward", "max_pool_backward_naive"]
+    only += ["sgd_momentum", "adam"]
+    result = check_target(str(_write(tmp_path, CORRECT.read_text() + VARIANTS)), only=only)
+    assert {n: r.kinds for n, r in result.functions.items() if r.findings} == {}, str(result)
+
+
+def test_a_cs231n_package_with_layer_utils_and_optim(tmp_path):
+    # cs231n's layout: the sandwiches import the student's primitives from .layers
+    text = CORRECT.read_text()
+    layers, rest = text.split("# layer_utils.py")
+    utils, optim = rest.split("# optim.py")
+    package = tmp_path / "cs231n"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "layers.py").write_text(layers)
+    (package / "layer_utils.py").write_text("from .layers import *\n" + utils)
+    (package / "optim.py").write_text("import numpy as np\n" + optim)
+    names = [n for n in CHECKS if n in SOURCE_FILE]
+    result = check_target(str(tmp_path), only=names)
+    statuses = {n: r.status for n, r in result.functions.items()}
+    assert statuses == dict.fromkeys(names, "ok"), str(result)

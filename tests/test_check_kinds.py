@@ -72,3 +72,35 @@ def test_two_mistakes_in_one_test_branch_are_both_named(tmp_path: Path):
     (tmp_path / "layers.py").write_text(text)
     result = check_target(str(tmp_path / "layers.py"), only=["batchnorm_forward"])
     assert sorted(result["batchnorm_forward"].kinds) == sorted(kinds)
+
+
+@pytest.mark.parametrize(
+    ("kind", "names", "primitive"),
+    [
+        (
+            "bn_eps_outside_sqrt",
+            ("affine_bn_relu_forward", "affine_bn_relu_backward"),
+            "batchnorm_forward",
+        ),
+        ("bn_eps_outside_sqrt", ("conv_bn_relu_backward",), "spatial_batchnorm_forward"),
+        ("relu_mutates_input", ("affine_relu_forward",), None),  # latent: the sandwich is right
+        (
+            "conv_flipped_kernel",
+            ("conv_backward_naive", "conv_relu_pool_forward"),
+            "conv_forward_naive",
+        ),
+        ("gn_stats_per_channel", ("spatial_groupnorm_backward",), "spatial_groupnorm_forward"),
+    ],
+)
+def test_a_wrong_primitive_is_named_in_what_uses_it(tmp_path: Path, kind, names, primitive):
+    # sandwiches and backwards name the primitive's mistake, with caused_by, not their own
+    mistake = next(m for m in MISTAKES if m.kind == kind)
+    path = tmp_path / "layers.py"
+    path.write_text(source(mistake))
+    result = check_target(str(path), only=names)
+    for name in names:
+        if primitive is None:
+            assert result[name].findings == [], str(result[name])
+            continue
+        (entry,) = result[name].findings
+        assert (entry["kind"], entry["caused_by"]) == (kind, primitive), str(result[name])

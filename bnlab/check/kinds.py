@@ -350,7 +350,8 @@ KINDS: dict[str, Kind] = {
     ),
     "momentum_sign_flipped": Kind(
         "error",
-        "sgd_momentum moves along +v with v built from +dw: it climbs the loss.",
+        "sgd_momentum steps against its velocity (next_w = w - v with v built from -dw): "
+        "it climbs the loss.",
         SGD_MOMENTUM,
     ),
     "momentum_dampened": Kind(
