@@ -431,7 +431,17 @@ def test_a_cs231n_package_with_layer_utils_and_optim(tmp_path):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "layers.py").write_text(layers)
-    (package / "layer_utils.py").write_text("from .layers import *\n" + utils)
+    # the conv sandwiches call the course's fast layers, here without their Cython extension
+    for layer in ("conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward"):
+        utils = utils.replace(f"{layer}_naive(", f"{layer}_fast(")
+    (package / "fast_layers.py").write_text(
+        "".join(
+            f"def {layer}_fast(*args):\n    return im2col_cython(*args)\n\n\n"
+            for layer in ("conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward")
+        )
+    )
+    imports = "from .layers import *\nfrom .fast_layers import *\n"
+    (package / "layer_utils.py").write_text(imports + utils)
     (package / "optim.py").write_text("import numpy as np\n" + optim)
     names = [n for n in CHECKS if n in SOURCE_FILE]
     result = check_target(str(tmp_path), only=names)

@@ -5,6 +5,11 @@ calls (found in its source) are checked on their own: a wrong primitive is the f
 the primitive's kind with ``caused_by``, since fixing it fixes the sandwich. Otherwise the
 composition itself is wrong (``sandwich_wrong``), or the gradients come back in the wrong
 order (``sandwich_grads_order``).
+
+cs231n's conv sandwiches call ``conv_forward_fast`` & co from the course's fast_layers.py,
+given code that needs a compiled Cython extension. Those four names are replaced, in the
+worker only, by bnlab's fast functions (same signatures, same results), so a student's
+sandwich is checked without the extension; their own files are never changed.
 """
 
 from __future__ import annotations
@@ -46,6 +51,21 @@ PRIMITIVES = (
     "max_pool_backward_naive",
 )
 GRADS = {3: ("dx", "dw", "db"), 5: ("dx", "dw", "db", "dgamma", "dbeta")}
+FAST = (
+    "conv_forward_fast",
+    "conv_backward_fast",
+    "max_pool_forward_fast",
+    "max_pool_backward_fast",
+)
+
+
+def _bnlab_fast_layers(*functions: Callable) -> None:
+    """Point the course's fast layers, where a function's module uses them, to bnlab's."""
+    for fn in functions:
+        namespace = getattr(fn, "__globals__", {})
+        for name in FAST:
+            if name in namespace:
+                namespace[name] = getattr(reference, name)
 
 
 def _inputs(name: str, rng: np.random.Generator) -> tuple[tuple, str]:
@@ -119,6 +139,7 @@ def _fold(name: str, primitive: str, found: Finding) -> list[Finding]:
 
 def check_sandwich_forward(fns: dict, name: str, options: dict) -> list[Finding]:
     fn = fns[name]
+    _bnlab_fast_layers(fn)
     args, text = _inputs(name, np.random.default_rng(260))
     out, _ = call(name, fn, *_fresh(args))
     expected, _ = getattr(reference, name)(*_fresh(args))
@@ -135,6 +156,7 @@ def check_sandwich_backward(fns: dict, name: str, options: dict) -> list[Finding
     forward = name.replace("_backward", "_forward")
     if forward not in fns:
         raise NotImplementedStub(f"{name} needs {forward}")
+    _bnlab_fast_layers(fns[forward], fns[name])
     rng = np.random.default_rng(261)
     args, text = _inputs(name, rng)
     expected_out, ref_cache = getattr(reference, forward)(*_fresh(args))
