@@ -422,6 +422,14 @@ def test_convention_variants_have_no_error_finding(tmp_path):
     assert {n: r.kinds for n, r in result.functions.items() if r.findings} == {}, str(result)
 
 
+def test_adam_with_the_older_templates_t_default_is_a_note(tmp_path):
+    # cs231n 2016-2018: config.setdefault("t", 1), then t += 1 before use
+    text = CORRECT.read_text().replace('config.setdefault("t", 0)', 'config.setdefault("t", 1)')
+    result = check_target(str(_write(tmp_path, text)), only=["adam"])
+    (entry,) = result["adam"].findings
+    assert (entry["kind"], entry["severity"]) == ("optim_default_wrong", "note"), str(result)
+
+
 def test_a_cs231n_package_with_layer_utils_and_optim(tmp_path):
     # cs231n's layout: the sandwiches import the student's primitives from .layers
     text = CORRECT.read_text()

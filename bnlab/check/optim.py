@@ -36,7 +36,8 @@ CONFIGS = {
     "sgd": {"learning_rate": 0.05},
     "sgd_momentum": {"learning_rate": 0.05, "momentum": 0.8},
     "rmsprop": {"learning_rate": 0.02, "decay_rate": 0.9, "epsilon": 1e-8},
-    "adam": {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-8},
+    # t given: the default of t (0 today, 1 in cs231n's 2016-2018 templates) is checked apart
+    "adam": {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-8, "t": 0},
 }
 STEPS = 3
 
@@ -207,6 +208,25 @@ def _defaults(name: str, fn: Callable, rng) -> list[Finding]:
             )
         ]
     expected_w, _ = getattr(reference, name)(w.copy(), grads[0].copy(), None)
+    start = config.get("t", 1) - 1 if name == "adam" else 0
+    if start and isinstance(start, int):
+        older, _ = reference.adam(w.copy(), grads[0].copy(), {"t": start})
+        if close(next_w, older):  # the older templates' default: a convention, not a mistake
+            detail = (
+                f"(t starts at {start}, as in cs231n's 2016-2018 optim.py; today it starts at 0)"
+            )
+            got, expected = f"config['t'] = {start} before the first step", "config['t'] = 0"
+            text = f"{name}(w, dw, config=None)"
+            return [
+                finding(
+                    "optim_default_wrong",
+                    detail,
+                    input=text,
+                    got=got,
+                    expected=expected,
+                    severity="note",
+                )
+            ]
     if not close(next_w, expected_w):
         got, expected = first_difference("next_w", next_w, expected_w)
         text = "one step with config=None (the defaults)"
