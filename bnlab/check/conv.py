@@ -202,11 +202,22 @@ def _conv_forward_findings(name, fn, rng) -> list[Finding]:
         results.append((text, _name_deviation(name, "out", out, hyps, text)))
     (padded_text, padded), (_, plain) = results
     if isinstance(padded, StudentCrash):
-        if isinstance(plain, StudentCrash):
+        x_shape, w_shape, stride, pad = CONV_PROBES[0]
+        # np.pad(x, pad) pads C too: a window of C + 2*pad channels meets w[f]'s C
+        if isinstance(plain, StudentCrash) or f"({x_shape[1] + 2 * pad}," not in str(padded):
             raise padded
         detail = f"(it raises only when pad > 0: {padded})"
-        findings.append(finding("conv_pad_wrong_axes", detail, input=padded_text, got=str(padded)))
-        return findings + ([] if isinstance(plain, StudentCrash) else plain)
+        expected = conv(
+            np.zeros(x_shape), np.zeros(w_shape), np.zeros(w_shape[0]), stride, pad, pad
+        )
+        found = finding(
+            "conv_pad_wrong_axes",
+            detail,
+            input=padded_text,
+            got=str(padded),
+            expected=f"out of shape {expected.shape}",
+        )
+        return [*findings, found, *plain]
     if isinstance(plain, StudentCrash):
         raise plain
     # the same kind on both probes is one finding; the padded probe's is the fuller

@@ -570,6 +570,31 @@ MISTAKES = [
         ((POOL_WINDOW, "window = x[:, :, i : i + ph, j : j + pw]"),),
     ),
     Mistake(
+        "window_stride_ignored",
+        ("conv_backward_naive",),
+        (
+            (
+                "top, left = i * stride, j * stride\n"
+                "                    patch = x_pad[n, :, top : top + HH, left : left + WW]\n"
+                "                    dw[f]",
+                "top, left = i, j\n"
+                "                    patch = x_pad[n, :, top : top + HH, left : left + WW]\n"
+                "                    dw[f]",
+            ),
+        ),
+    ),
+    Mistake(
+        "window_stride_ignored",
+        ("max_pool_backward_naive",),
+        (
+            (
+                "window = x[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw]",
+                "window = x[n, c, i : i + ph, j : j + pw]",
+            ),
+            ("dx[n, c, i * stride + r, j * stride + s]", "dx[n, c, i + r, j + s]"),
+        ),
+    ),
+    Mistake(
         "conv_bwd_dx_padded",
         ("conv_backward_naive",),
         (("dx = dx_pad[:, :, pad : pad + H, pad : pad + W]", "dx = dx_pad"),),
