@@ -90,6 +90,8 @@ def test_two_mistakes_in_one_test_branch_are_both_named(tmp_path: Path):
             "conv_forward_naive",
         ),
         ("gn_stats_per_channel", ("spatial_groupnorm_backward",), "spatial_groupnorm_forward"),
+        ("ln_bwd_gamma_outside", ("affine_ln_relu_backward",), "layernorm_backward"),
+        ("pool_bwd_whole_window", ("conv_relu_pool_backward",), "max_pool_backward_naive"),
     ],
 )
 def test_a_wrong_primitive_is_named_in_what_uses_it(tmp_path: Path, kind, names, primitive):

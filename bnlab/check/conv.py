@@ -36,7 +36,18 @@ POOL_PROBE = ((2, 3, 6, 7), 2, 3, 2)  # x shape, pool_height, pool_width, stride
 # -- what each mistake outputs -------------------------------------------------------------
 
 
-def conv(x, w, b, stride, pad_h, pad_w, *, step=None, flip=False, size=None):
+def conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: int,
+    pad_h: int,
+    pad_w: int,
+    *,
+    step: int | None = None,
+    flip: bool = False,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """The cross-correlation with the given padding; windows ``step`` apart (default stride)."""
     HH, WW = w.shape[2:]
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
@@ -52,7 +63,9 @@ def conv(x, w, b, stride, pad_h, pad_w, *, step=None, flip=False, size=None):
     return np.einsum("ncyzij,fcij->nfyz", windows, w) + b.reshape(1, -1, 1, 1)
 
 
-def conv_hypotheses(x, w, b, stride, pad) -> dict[str, list[np.ndarray]]:
+def conv_hypotheses(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int
+) -> dict[str, list[np.ndarray]]:
     truth = conv(x, w, b, stride, pad, pad)
     size = truth.shape[2:]
     return {
@@ -66,7 +79,15 @@ def conv_hypotheses(x, w, b, stride, pad) -> dict[str, list[np.ndarray]]:
     }
 
 
-def pool(x, ph, pw, stride, *, step=None, size=None):
+def pool(
+    x: np.ndarray,
+    ph: int,
+    pw: int,
+    stride: int,
+    *,
+    step: int | None = None,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """Max pooling with python slicing (a window past the edge is cut, as in a student's loop)."""
     N, C, H, W = x.shape
     H_out, W_out = size or (1 + (H - ph) // stride, 1 + (W - pw) // stride)
@@ -80,7 +101,7 @@ def pool(x, ph, pw, stride, *, step=None, size=None):
     return out
 
 
-def pool_hypotheses(x, ph, pw, stride):
+def pool_hypotheses(x: np.ndarray, ph: int, pw: int, stride: int) -> dict[str, list[np.ndarray]]:
     truth = pool(x, ph, pw, stride)
     size = truth.shape[2:]
     return {
@@ -90,7 +111,15 @@ def pool_hypotheses(x, ph, pw, stride):
     }
 
 
-def pool_backward(x, dout, ph, pw, stride, rule="first", step=None):
+def pool_backward(
+    x: np.ndarray,
+    dout: np.ndarray,
+    ph: int,
+    pw: int,
+    stride: int,
+    rule: str = "first",
+    step: int | None = None,
+) -> np.ndarray:
     """dx of max pooling: 'first' maximum (the truth), 'ties', 'window' or 'assign' (=, not +=)."""
     dx = np.zeros_like(x, dtype=np.float64)
     N, C, H_out, W_out = dout.shape

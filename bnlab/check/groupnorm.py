@@ -40,7 +40,9 @@ def _normalize(x, gamma, beta, grouped, axes, eps=EPS, outside=False):
     return _cs231n(gamma) * x_hat + _cs231n(beta)
 
 
-def gn_train(x, gamma, beta, G, eps=EPS):
+def gn_train(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, G: int, eps: float = EPS
+) -> dict[str, list[np.ndarray]]:
     """Groupnorm's output and the catalogued mistakes, x: (N, C, H, W), gamma, beta: (C,)."""
     N, C, H, W = x.shape
     grouped = (N, G, C // G, H, W)
@@ -55,7 +57,9 @@ def gn_train(x, gamma, beta, G, eps=EPS):
     }
 
 
-def gn_backward(x, gamma, dout, G, eps=EPS):
+def gn_backward(
+    x: np.ndarray, gamma: np.ndarray, dout: np.ndarray, G: int, eps: float = EPS
+) -> dict[str, list[tuple]]:
     """(dx, dgamma, dbeta) of groupnorm and the catalogued backward mistakes in dx."""
     N, C, H, W = x.shape
     grouped = (N, G, C // G, H, W)
