@@ -422,6 +422,19 @@ def test_convention_variants_have_no_error_finding(tmp_path):
     assert {n: r.kinds for n, r in result.functions.items() if r.findings} == {}, str(result)
 
 
+def test_groupnorm_written_for_gamma_of_shape_c_is_a_note_and_checked_with_it(tmp_path):
+    text = CORRECT.read_text().replace(
+        "    out = gamma * x_hat + beta\n    cache = (x_hat, group_std, gamma, G)\n",
+        "    out = gamma[:, None, None] * x_hat + beta[:, None, None]\n"
+        "    cache = (x_hat, group_std, gamma[:, None, None], G)\n",
+    )
+    only = ["spatial_groupnorm_forward", "spatial_groupnorm_backward"]
+    result = check_target(str(_write(tmp_path, text)), only=only)
+    found = {n: r.kinds for n, r in result.functions.items()}
+    assert found == {only[0]: ["gn_gamma_shape_c"], only[1]: []}, str(result)
+    assert result.exit_status == 0
+
+
 def test_adam_with_the_older_templates_t_default_is_a_note(tmp_path):
     # cs231n 2016-2018: config.setdefault("t", 1), then t += 1 before use
     text = CORRECT.read_text().replace('config.setdefault("t", 0)', 'config.setdefault("t", 1)')
