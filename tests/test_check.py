@@ -428,6 +428,11 @@ def test_groupnorm_written_for_gamma_of_shape_c_is_a_note_and_checked_with_it(tm
         "    out = gamma[:, None, None] * x_hat + beta[:, None, None]\n"
         "    cache = (x_hat, group_std, gamma[:, None, None], G)\n",
     )
+    # and a backward that reads C from gamma: it needs gamma of shape (C,) as well
+    text = text.replace(
+        "    N, C, H, W = dout.shape\n    m = C // G * H * W\n",
+        "    N, _, H, W = dout.shape\n    C = gamma.shape[0]\n    m = C // G * H * W\n",
+    )
     only = ["spatial_groupnorm_forward", "spatial_groupnorm_backward"]
     result = check_target(str(_write(tmp_path, text)), only=only)
     found = {n: r.kinds for n, r in result.functions.items()}
