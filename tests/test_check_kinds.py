@@ -106,3 +106,16 @@ def test_a_wrong_primitive_is_named_in_what_uses_it(tmp_path: Path, kind, names,
             continue
         (entry,) = result[name].findings
         assert (entry["kind"], entry["caused_by"]) == (kind, primitive), str(result[name])
+
+
+def test_a_default_read_with_get_and_not_stored_is_still_checked(tmp_path: Path):
+    (mistake,) = [m for m in MISTAKES if m.kind == "optim_default_wrong"]
+    text = source(mistake._replace(edits=())).replace(
+        '    config.setdefault("momentum", 0.9)\n    v = config.get("velocity", np.zeros_like(w))\n'
+        '    v = config["momentum"] * v',
+        '    v = config.get("velocity", np.zeros_like(w))\n    v = config.get("momentum", 0.8) * v',
+    )
+    path = tmp_path / "layers.py"
+    path.write_text(text)
+    result = check_target(str(path), only=["sgd_momentum"])
+    assert result["sgd_momentum"].kinds == ["optim_default_wrong"], str(result)

@@ -183,7 +183,7 @@ def _contracts(name: str, fn: Callable) -> list[Finding]:
 
 
 def _defaults(name: str, fn: Callable, rng) -> list[Finding]:
-    """config=None: cs231n's defaults, each in the returned config."""
+    """config=None, then the config returned: cs231n's defaults, stored or not."""
     w, grads = _probe(rng, 1.0)
     try:
         next_w, config = call(name, fn, w.copy(), grads[0].copy(), None)
@@ -194,7 +194,9 @@ def _defaults(name: str, fn: Callable, rng) -> list[Finding]:
     wrong = {
         k: config.get(k)
         for k, v in DEFAULTS[name].items()
-        if k != "t" and not (isinstance(config.get(k), int | float) and close(config[k], v))
+        # a default read with config.get and not stored is judged by next_w below
+        if k != "t" and k in config
+        if not (isinstance(config[k], int | float) and close(config[k], v))
     }
     if wrong:
         got = ", ".join(f"config['{k}'] = {v!r}" for k, v in wrong.items())
@@ -207,10 +209,13 @@ def _defaults(name: str, fn: Callable, rng) -> list[Finding]:
                 expected=expected,
             )
         ]
-    expected_w, _ = getattr(reference, name)(w.copy(), grads[0].copy(), None)
-    start = config.get("t", 1) - 1 if name == "adam" else 0
+    first_t = config.get("t", 1)  # adam's t after one step from its default
+    # a second step: momentum and beta1, beta2 only show from there on
+    next_w = _steps(fn, name, next_w, grads[1:2], config)[0]
+    expected_w = _steps(getattr(reference, name), name, w, grads[:2], None)[1]
+    start = first_t - 1 if name == "adam" else 0
     if start and isinstance(start, int):
-        older, _ = reference.adam(w.copy(), grads[0].copy(), {"t": start})
+        older = _steps(reference.adam, name, w, grads[:2], {"t": start})[1]
         if close(next_w, older):  # the older templates' default: a convention, not a mistake
             detail = (
                 f"(t starts at {start}, as in cs231n's 2016-2018 optim.py; today it starts at 0)"
@@ -229,12 +234,10 @@ def _defaults(name: str, fn: Callable, rng) -> list[Finding]:
             ]
     if not close(next_w, expected_w):
         got, expected = first_difference("next_w", next_w, expected_w)
-        text = "one step with config=None (the defaults)"
-        return [
-            finding(
-                "fwd_wrong", f"({text}).", formula(name), input=text, got=got, expected=expected
-            )
-        ]
+        # the rule itself was right with every hyperparameter given: a default is not
+        detail = "(one of them, read without being stored in config)."
+        text = f"two steps of {name} from config=None"
+        return [finding("optim_default_wrong", detail, input=text, got=got, expected=expected)]
     return []
 
 
