@@ -330,6 +330,11 @@ KINDS: dict[str, Kind] = {
         "return dx, dw, db (then dgamma, dbeta)",
     ),
     # -- update rules (optim.py)
+    "optim_wrong": Kind(
+        "error",
+        "the update differs from the reference in a way no known mistake explains.",
+        "next_w = w - learning_rate * dw  (each rule's line is in its docstring)",
+    ),
     "optim_default_wrong": Kind(
         "latent",
         "a missing hyperparameter gets a default other than cs231n's.",

@@ -265,8 +265,8 @@ def check_update_rule(fns: dict, name: str, options: dict) -> list[Finding]:
             )
         ]
         where = f"(first off at step {step + 1}: relative error {fmt(rel_error(got[step], truth[step]), 3)})"
-        kind = kinds[0].split(":")[0] if kinds else "fwd_wrong"
-        fix = formula(name) if kind == "fwd_wrong" else ""
+        kind = kinds[0].split(":")[0] if kinds else "optim_wrong"
+        fix = formula(name) if kind == "optim_wrong" else ""
         findings.append(finding(kind, where, fix, input=text, got=got_text, expected=expected_text))
         break
     if not findings:

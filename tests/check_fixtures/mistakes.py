@@ -662,6 +662,16 @@ MISTAKES = [
     ),
     # -- update rules (optim.py)
     Mistake(
+        "optim_wrong",
+        ("sgd",),
+        (
+            (
+                '    w -= config["learning_rate"] * dw\n',
+                '    w -= config["learning_rate"] * np.sign(dw)\n',
+            ),
+        ),
+    ),
+    Mistake(
         "optim_default_wrong",
         ("sgd_momentum",),
         (('config.setdefault("momentum", 0.9)', 'config.setdefault("momentum", 0.99)'),),
