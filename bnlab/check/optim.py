@@ -173,7 +173,10 @@ def _contracts(name: str, fn: Callable) -> list[Finding]:
         findings.append(finding("optim_updates_w_in_place", input="w (4, 3)"))
     if not np.array_equal(dw_arg, dw):
         findings.append(finding("input_mutated", f"({name} changed dw).", input="dw (4, 3)"))
-    next_w, _ = call(name, fn, w.astype(np.float32), dw.astype(np.float32), dict(CONFIGS[name]))
+    try:
+        next_w, _ = call(name, fn, w.astype(np.float32), dw.astype(np.float32), dict(CONFIGS[name]))
+    except StudentCrash as crash:
+        return [*findings, finding("crash_on_input", f"({crash})", input="w, dw in float32")]
     if np.asarray(next_w).dtype != np.float32:
         got = str(np.asarray(next_w).dtype)
         findings.append(
