@@ -147,6 +147,22 @@ def _indivisible(name: str, fn, rng) -> list[Finding]:
     ]
 
 
+def _grouped(rng: np.random.Generator, shape: tuple[int, ...], small: bool) -> np.ndarray:
+    """x with a mean per (example, group) far from 0, channels of a group with different
+    means and stds; ``small``: each group's variance about eps / 10."""
+    N, C, H, W = shape
+    G = _groups(C)
+    spread = 40.0 if not small else 2.0
+    means = rng.uniform(-spread, spread, (N, G, 1, 1, 1))
+    channel_means = rng.uniform(-1, 1, (1, G, C // G, 1, 1))
+    channel_stds = rng.uniform(0.5, 2.0, (1, G, C // G, 1, 1))
+    within = channel_means + channel_stds * rng.standard_normal((N, G, C // G, H, W))
+    if small:  # the group's values scaled to a std of sqrt(eps / 10)
+        std = within.std(axis=(2, 3, 4), keepdims=True)
+        within = within / std * np.sqrt(EPS / 10)
+    return (means + within).reshape(shape)
+
+
 def check_groupnorm_forward(fns: dict, name: str, options: dict) -> list[Finding]:
     fn = fns[name]
     rng = np.random.default_rng(234)
@@ -156,7 +172,7 @@ def check_groupnorm_forward(fns: dict, name: str, options: dict) -> list[Finding
     def hypotheses(x, gamma, beta):
         return gn_train(x, gamma, beta, _groups(x.shape[1]))
 
-    train = check_train_output(name, forward, rng, SHAPE, hypotheses, dict)
+    train = check_train_output(name, forward, rng, SHAPE, hypotheses, dict, features=_grouped)
     for f in train:
         f.input = f"{f.input}, G = C // 2" if f.input else f.input
     findings += train
