@@ -26,8 +26,8 @@ CHECKS: dict[str, tuple[str, str]] = {
     "spatial_groupnorm_backward": ("groupnorm", "check_groupnorm_backward"),
     "conv_forward_naive": ("conv", "check_conv_forward"),
     "conv_backward_naive": ("conv", "check_conv_backward"),
-    "max_pool_forward_naive": ("conv", "check_pool_forward"),
-    "max_pool_backward_naive": ("conv", "check_pool_backward"),
+    "max_pool_forward_naive": ("pooling", "check_pool_forward"),
+    "max_pool_backward_naive": ("pooling", "check_pool_backward"),
     **{
         f"{sandwich}_{direction}": ("sandwich", f"check_sandwich_{direction}")
         for sandwich in (
