@@ -262,7 +262,8 @@ def check_conv_backward(fns: dict, name: str, options: dict) -> list[Finding]:
             cache32 = _float32_cache(fns, forward, x, w, b, param)
         except StudentCrash:  # a float32 crash of the forward is the forward's finding
             return findings
-        return findings + _dtype(name, fns[name], dout.astype(np.float32), cache32)
+        findings += _dtype(name, fns[name], dout.astype(np.float32), cache32)
+        return findings + _without_padding(fns, name, rng)
     worst = wrong[0]
     got_text, expected_text = first_difference(
         worst, grads[labels.index(worst)], truth[labels.index(worst)]
@@ -308,6 +309,35 @@ def check_conv_backward(fns: dict, name: str, options: dict) -> list[Finding]:
             got=got_text,
             expected=expected_text,
         ),
+    ]
+
+
+def _without_padding(fns: dict, name: str, rng) -> list[Finding]:
+    """pad = 0, which cs231n's tests never use: dx_pad[:, :, pad:-pad] is then empty."""
+    forward = "conv_forward_naive"
+    x, w, b, param, text = _conv_probe(rng, 1)
+    _, ref_cache = reference.conv_forward_naive(x, w, b, dict(param))
+    dout = rng.standard_normal(reference.conv_forward_naive(x, w, b, dict(param))[0].shape)
+    truth = reference.conv_backward_naive(dout, ref_cache)
+    try:
+        _, cache = call(forward, fns[forward], x.copy(), w.copy(), b.copy(), dict(param))
+        grads = _grads(name, call(name, fns[name], dout.copy(), cache))
+    except StudentCrash as crash:
+        return [finding("crash_on_input", f"({crash})", input=f"{text}, random dout")]
+    if close(grads[0], truth[0]):
+        return []
+    got, expected = f"dx.shape = {grads[0].shape}", f"dx.shape = {x.shape}"
+    if grads[0].shape != x.shape and grads[0].size == 0:
+        return [
+            finding(
+                "conv_bwd_pad_zero_slice", input=f"{text}, random dout", got=got, expected=expected
+            )
+        ]
+    got, expected = first_difference("dx", grads[0], truth[0])
+    return [
+        finding(
+            "bwd_wrong", "(with pad = 0).", formula(name), input=text, got=got, expected=expected
+        )
     ]
 
 

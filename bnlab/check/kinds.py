@@ -297,6 +297,12 @@ KINDS: dict[str, Kind] = {
         "dx is returned with the padding still on (the gradient of x_pad, not of x).",
         "dx = dx_pad[:, :, pad:pad + H, pad:pad + W]",
     ),
+    "conv_bwd_pad_zero_slice": Kind(
+        "latent",
+        "dx = dx_pad[:, :, pad:-pad, pad:-pad] is empty when pad = 0 (cs231n's tests only use "
+        "pad = 1).",
+        "dx = dx_pad[:, :, pad:pad + H, pad:pad + W]",
+    ),
     "pool_hw_swapped": Kind(
         "error", "pool_height and pool_width are swapped (the window is W x H).", POOL
     ),

@@ -600,6 +600,16 @@ MISTAKES = [
         (("dx = dx_pad[:, :, pad : pad + H, pad : pad + W]", "dx = dx_pad"),),
     ),
     Mistake(
+        "conv_bwd_pad_zero_slice",
+        ("conv_backward_naive",),
+        (
+            (
+                "dx = dx_pad[:, :, pad : pad + H, pad : pad + W]",
+                "dx = dx_pad[:, :, pad:-pad, pad:-pad]",
+            ),
+        ),
+    ),
+    Mistake(
         "pool_hw_swapped",
         ("max_pool_forward_naive",),
         (
