@@ -14,10 +14,11 @@ import pytest
 
 from bnlab.check import check_layers, check_target
 from bnlab.check.kinds import KINDS
-from bnlab.check.registry import CHECKS
+from bnlab.check.registry import CHECKS, SOURCE_FILE
 from tests.check_fixtures.mistakes import CORRECT
 
 ROOT = Path(__file__).resolve().parent.parent
+UPDATE_RULES = [n for n in CHECKS if SOURCE_FILE.get(n) == "optim.py"]
 STATUSES = {"ok", "findings", "not_implemented", "crashed", "timeout"}
 
 
@@ -42,9 +43,11 @@ def correct_result():
 
 
 def test_correct_cs231n_layers_have_no_finding(correct_result):
-    # cs231n's conventions: running_var starts at zeros, p keeps, np.random.seed(seed)
+    # cs231n's conventions: running_var starts at zeros, p keeps, np.random.seed(seed),
+    # groupnorm's gamma of shape (1, C, 1, 1), sgd updating w in place (its one note)
     assert list(correct_result.functions) == list(CHECKS)
-    assert {n: r.findings for n, r in correct_result.functions.items() if r.findings} == {}
+    found = {n: r.kinds for n, r in correct_result.functions.items() if r.findings}
+    assert found == {"sgd": ["optim_updates_w_in_place"]}
     assert correct_result.exit_status == 0
 
 
@@ -52,7 +55,7 @@ def test_other_correct_styles_have_no_error_finding():
     # staged backward, E[x^2] - E[x]^2, running_var from ones, layernorm through batchnorm on
     # x.T, dropout via np.random.binomial: all correct
     result = check_target(str(CORRECT.with_name("correct_alt_layers.py")))
-    assert len(result.functions) == len(CHECKS)
+    assert list(result.functions) == list(CHECKS)[:15]  # the functions it defines
     found = {n: r.kinds for n, r in result.functions.items() if r.findings}
     # its layernorm builds gamma = 1 for batchnorm with np.ones: float64, a true latent finding
     assert found == {n: ["dtype_changed"] for n in ("layernorm_forward", "layernorm_backward")}
@@ -61,8 +64,11 @@ def test_other_correct_styles_have_no_error_finding():
 def test_bnlab_own_layers_have_no_error_finding():
     # bnlab's conventions differ (running_var starts at ones, a Generator per seed): still fine
     result = check_target("bnlab.layers")
-    assert len(result.functions) == len(CHECKS)
+    assert list(result.functions) == [n for n in CHECKS if n not in UPDATE_RULES]
     assert _errors(result) == []
+    rules = check_target("bnlab.solver.optim")
+    assert list(rules.functions) == list(UPDATE_RULES)
+    assert {n: r.findings for n, r in rules.functions.items() if r.findings} == {}
 
 
 def test_cs231n_2017_dropout_with_its_convention(tmp_path):
@@ -308,6 +314,14 @@ GARBAGE = {
     "svm_loss": "    return 'loss', 'dx'\n",
     "spatial_batchnorm_forward": "    raise KeyboardInterrupt\n",
     "spatial_batchnorm_backward": "    return np.zeros(dout.shape[0]), None, None\n",
+    "spatial_groupnorm_forward": "    return np.ones(1), None\n",
+    "conv_forward_naive": "    return np.zeros((2, 2)), None\n",
+    "conv_backward_naive": "    return 1, 2\n",
+    "max_pool_backward_naive": "    return 'dx'\n",
+    "affine_bn_relu_backward": "    return (dout,) * 5\n",
+    "conv_relu_pool_forward": "    return dout[:1], None\n",
+    "adam": "    return 'w', 'config'\n",
+    "sgd_momentum": "    return dout, None\n",
 }
 
 
@@ -346,3 +360,116 @@ def test_python2_era_files_run(tmp_path):
     )
     result = check_target(str(_write(tmp_path, text)), only=["relu_forward"])
     assert result["relu_forward"].status == "ok", str(result)
+
+
+# cs231n-convention variants that are right: zero error findings
+VARIANTS = """
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    N, C, H, W = x.shape
+    x_group = x.reshape(N * G, C // G * H * W)  # one row per (example, group)
+    mu = x_group.mean(axis=1, keepdims=True)
+    std = np.sqrt(x_group.var(axis=1, keepdims=True) + gn_param.get("eps", 1e-5))
+    x_hat = ((x_group - mu) / std).reshape(N, C, H, W)
+    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
+    return out, (x_hat, std.reshape(N, G, 1, 1, 1), gamma, G)
+
+
+def max_pool_backward_naive(dout, cache):
+    x, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = x[:, :, i * s : i * s + ph, j * s : j * s + pw]
+            flat = window.reshape(window.shape[0], window.shape[1], -1)[:, :, ::-1]
+            last = flat.shape[2] - 1 - flat.argmax(axis=2)  # the LAST maximum on ties
+            r, q = np.unravel_index(last, (ph, pw))
+            n, c = np.indices(last.shape)
+            np.add.at(dx, (n, c, i * s + r, j * s + q), dout[:, :, i, j])
+    return dx
+
+
+def sgd_momentum(w, dw, config=None):
+    config = config if config is not None else {}
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    v = config.get("velocity", np.zeros_like(w))
+    v = config["momentum"] * v + dw  # PyTorch's velocity, scaled by the learning rate
+    config["velocity"] = v
+    return w - config["learning_rate"] * v, config
+
+
+def adam(w, dw, config=None):
+    config = config if config is not None else {}
+    for key, value in (("learning_rate", 1e-3), ("beta1", 0.9), ("beta2", 0.999)):
+        config.setdefault(key, value)
+    config.setdefault("epsilon", 1e-8)
+    t = config.get("t", 0) + 1
+    m = config["beta1"] * config.get("m", 0) + (1 - config["beta1"]) * dw
+    v = config["beta2"] * config.get("v", 0) + (1 - config["beta2"]) * dw * dw
+    step = config["learning_rate"] * (1 - config["beta2"] ** t) ** 0.5 / (1 - config["beta1"] ** t)
+    eps_hat = config["epsilon"] * (1 - config["beta2"] ** t) ** 0.5
+    config.update(t=t, m=m, v=v)
+    return w - step * m / (np.sqrt(v) + eps_hat), config
+"""
+
+
+def test_convention_variants_have_no_error_finding(tmp_path):
+    only = ["spatial_groupnorm_forward", "spatial_groupnorm_backward", "max_pool_backward_naive"]
+    only += ["sgd_momentum", "adam"]
+    result = check_target(str(_write(tmp_path, CORRECT.read_text() + VARIANTS)), only=only)
+    assert {n: r.kinds for n, r in result.functions.items() if r.findings} == {}, str(result)
+
+
+def test_groupnorm_written_for_gamma_of_shape_c_is_a_note_and_checked_with_it(tmp_path):
+    text = CORRECT.read_text().replace(
+        "    out = gamma * x_hat + beta\n    cache = (x_hat, group_std, gamma, G)\n",
+        "    out = gamma[:, None, None] * x_hat + beta[:, None, None]\n"
+        "    cache = (x_hat, group_std, gamma[:, None, None], G)\n",
+    )
+    # and a backward that reads C from gamma: it needs gamma of shape (C,) as well
+    text = text.replace(
+        "    N, C, H, W = dout.shape\n    m = C // G * H * W\n",
+        "    N, _, H, W = dout.shape\n    C = gamma.shape[0]\n    m = C // G * H * W\n",
+    )
+    only = ["spatial_groupnorm_forward", "spatial_groupnorm_backward"]
+    result = check_target(str(_write(tmp_path, text)), only=only)
+    found = {n: r.kinds for n, r in result.functions.items()}
+    assert found == {only[0]: ["gn_gamma_shape_c"], only[1]: []}, str(result)
+    assert result.exit_status == 0
+
+
+def test_adam_with_the_older_templates_t_default_is_a_note(tmp_path):
+    # cs231n 2016-2018: config.setdefault("t", 1), then t += 1 before use
+    text = CORRECT.read_text().replace('config.setdefault("t", 0)', 'config.setdefault("t", 1)')
+    result = check_target(str(_write(tmp_path, text)), only=["adam"])
+    (entry,) = result["adam"].findings
+    assert (entry["kind"], entry["severity"]) == ("optim_default_wrong", "note"), str(result)
+
+
+def test_a_cs231n_package_with_layer_utils_and_optim(tmp_path):
+    # cs231n's layout: the sandwiches import the student's primitives from .layers
+    text = CORRECT.read_text()
+    layers, rest = text.split("# layer_utils.py")
+    utils, optim = rest.split("# optim.py")
+    package = tmp_path / "cs231n"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "layers.py").write_text(layers)
+    # the conv sandwiches call the course's fast layers, here without their Cython extension
+    for layer in ("conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward"):
+        utils = utils.replace(f"{layer}_naive(", f"{layer}_fast(")
+    (package / "fast_layers.py").write_text(
+        "".join(
+            f"def {layer}_fast(*args):\n    return im2col_cython(*args)\n\n\n"
+            for layer in ("conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward")
+        )
+    )
+    imports = "from .layers import *\nfrom .fast_layers import *\n"
+    (package / "layer_utils.py").write_text(imports + utils)
+    (package / "optim.py").write_text("import numpy as np\n" + optim)
+    names = [n for n in CHECKS if n in SOURCE_FILE]
+    result = check_target(str(tmp_path), only=names)
+    statuses = {n: r.status for n, r in result.functions.items()}
+    assert statuses == dict.fromkeys(names, "ok"), str(result)

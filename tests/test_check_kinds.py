@@ -72,3 +72,50 @@ def test_two_mistakes_in_one_test_branch_are_both_named(tmp_path: Path):
     (tmp_path / "layers.py").write_text(text)
     result = check_target(str(tmp_path / "layers.py"), only=["batchnorm_forward"])
     assert sorted(result["batchnorm_forward"].kinds) == sorted(kinds)
+
+
+@pytest.mark.parametrize(
+    ("kind", "names", "primitive"),
+    [
+        (
+            "bn_eps_outside_sqrt",
+            ("affine_bn_relu_forward", "affine_bn_relu_backward"),
+            "batchnorm_forward",
+        ),
+        ("bn_eps_outside_sqrt", ("conv_bn_relu_backward",), "spatial_batchnorm_forward"),
+        ("relu_mutates_input", ("affine_relu_forward",), None),  # latent: the sandwich is right
+        (
+            "conv_flipped_kernel",
+            ("conv_backward_naive", "conv_relu_pool_forward"),
+            "conv_forward_naive",
+        ),
+        ("gn_stats_per_channel", ("spatial_groupnorm_backward",), "spatial_groupnorm_forward"),
+        ("ln_bwd_gamma_outside", ("affine_ln_relu_backward",), "layernorm_backward"),
+        ("pool_bwd_whole_window", ("conv_relu_pool_backward",), "max_pool_backward_naive"),
+    ],
+)
+def test_a_wrong_primitive_is_named_in_what_uses_it(tmp_path: Path, kind, names, primitive):
+    # sandwiches and backwards name the primitive's mistake, with caused_by, not their own
+    mistake = next(m for m in MISTAKES if m.kind == kind)
+    path = tmp_path / "layers.py"
+    path.write_text(source(mistake))
+    result = check_target(str(path), only=names)
+    for name in names:
+        if primitive is None:
+            assert result[name].findings == [], str(result[name])
+            continue
+        (entry,) = result[name].findings
+        assert (entry["kind"], entry["caused_by"]) == (kind, primitive), str(result[name])
+
+
+def test_a_default_read_with_get_and_not_stored_is_still_checked(tmp_path: Path):
+    (mistake,) = [m for m in MISTAKES if m.kind == "optim_default_wrong"]
+    text = source(mistake._replace(edits=())).replace(
+        '    config.setdefault("momentum", 0.9)\n    v = config.get("velocity", np.zeros_like(w))\n'
+        '    v = config["momentum"] * v',
+        '    v = config.get("velocity", np.zeros_like(w))\n    v = config.get("momentum", 0.8) * v',
+    )
+    path = tmp_path / "layers.py"
+    path.write_text(text)
+    result = check_target(str(path), only=["sgd_momentum"])
+    assert result["sgd_momentum"].kinds == ["optim_default_wrong"], str(result)

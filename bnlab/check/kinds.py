@@ -34,6 +34,37 @@ BN_BWD = (
     "dx = gamma * inv_std / m * (m * dout - dout.sum(axis=0) - x_hat * (dout * x_hat).sum(axis=0))"
 )
 DO = "mask = (np.random.rand(*x.shape) < p) / p; out = x * mask  (p = keep probability)"
+GN = (
+    "x_g = x.reshape(N, G, C // G, H, W); mu, var over axes (2, 3, 4) of x_g; "
+    "out = gamma * ((x_g - mu) / np.sqrt(var + eps)).reshape(N, C, H, W) + beta"
+)
+GN_BWD = (
+    "dx_hat = (dout * gamma).reshape(N, G, C // G, H, W); dx = inv_std / m * (m * dx_hat "
+    "- dx_hat.sum(axis=(2, 3, 4), keepdims=True) - x_hat * (dx_hat * x_hat).sum(axis=(2, 3, 4), "
+    "keepdims=True)), m = C // G * H * W"
+)
+CONV = (
+    "x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))); out[n, f, i, j] = "
+    "np.sum(x_pad[n, :, i*stride:i*stride+HH, j*stride:j*stride+WW] * w[f]) + b[f]"
+)
+CONV_SIZE = "H_out = 1 + (H + 2 * pad - HH) // stride  (pooling: 1 + (H - pool_height) // stride)"
+POOL = (
+    "out[n, c, i, j] = x[n, c, i*stride:i*stride+pool_height, j*stride:j*stride+pool_width].max()"
+)
+POOL_BWD = (
+    "dx[n, c, window] += dout[n, c, i, j] * (window == window.max()) for ONE maximum of "
+    "the window (np.argmax), accumulated with += over overlapping windows"
+)
+SGD_MOMENTUM = "v = momentum * v - learning_rate * dw; next_w = w + v; config['velocity'] = v"
+RMSPROP = (
+    "cache = decay_rate * cache + (1 - decay_rate) * dw**2; next_w = w - learning_rate * dw "
+    "/ (np.sqrt(cache) + epsilon); config['cache'] = cache"
+)
+ADAM = (
+    "t += 1; m = beta1 * m + (1 - beta1) * dw; v = beta2 * v + (1 - beta2) * dw**2; "
+    "next_w = w - learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + epsilon); "
+    "store m, v, t (not the corrected m, v) in config"
+)
 
 # The correct line per function, for deviations no kind explains (fwd_wrong, bwd_wrong).
 FORMULAS = {
@@ -54,6 +85,18 @@ FORMULAS = {
     "spatial_batchnorm_backward": BN_BWD.replace("axis=0", "axis=(0, 2, 3)"),
     "dropout_forward": DO,
     "dropout_backward": "dx = dout * mask  (train mode), dx = dout  (test mode)",
+    "spatial_groupnorm_forward": GN,
+    "spatial_groupnorm_backward": GN_BWD,
+    "conv_forward_naive": CONV,
+    "conv_backward_naive": "dx_pad[n, :, window] += w[f] * dout[n, f, i, j]; dw[f] += "
+    "x_pad[n, :, window] * dout[n, f, i, j]; db = dout.sum(axis=(0, 2, 3)); dx = dx_pad[:, :, "
+    "pad:-pad, pad:-pad]",
+    "max_pool_forward_naive": POOL,
+    "max_pool_backward_naive": POOL_BWD,
+    "sgd": "next_w = w - learning_rate * dw",
+    "sgd_momentum": SGD_MOMENTUM,
+    "rmsprop": RMSPROP,
+    "adam": ADAM,
 }
 
 KINDS: dict[str, Kind] = {
@@ -196,6 +239,164 @@ KINDS: dict[str, Kind] = {
         "error",
         "dropout backward does not apply the forward's mask.",
         "dx = dout * mask  (train mode), dx = dout  (test mode)",
+    ),
+    # -- spatial groupnorm
+    "gn_stats_per_channel": Kind(
+        "error", "groupnorm takes statistics per example and channel, not per group.", GN
+    ),
+    "gn_stats_per_example": Kind(
+        "error", "groupnorm takes statistics over all channels of an example (G ignored).", GN
+    ),
+    "gn_stats_over_batch": Kind(
+        "error", "groupnorm's statistics also run over the batch (axis 0).", GN
+    ),
+    "gn_groups_strided": Kind(
+        "error",
+        "channels are grouped with a stride (c, c + G, ...) instead of C // G consecutive ones "
+        "(x.reshape(N, C // G, G, H, W)).",
+        GN,
+    ),
+    "gn_eps_outside_sqrt": Kind("error", "groupnorm divides by sqrt(var) + eps.", GN),
+    "gn_indivisible_groups_accepted": Kind(
+        "latent",
+        "a G that does not divide C returns a result instead of an error (the groups mix "
+        "channels of different examples or cut channels in two).",
+        "if C % G: raise ValueError(...)  # or let x.reshape(N, G, C // G, H, W) raise",
+    ),
+    "gn_gamma_shape_c": Kind(
+        "note",
+        "groupnorm only works with gamma, beta of shape (C,), where cs231n passes (1, C, 1, 1).",
+        "out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)",
+    ),
+    "gn_bwd_count": Kind(
+        "error",
+        "the groupnorm backward divides by the wrong count (m = C // G * H * W values per group).",
+        GN_BWD,
+    ),
+    "gn_bwd_gamma_outside": Kind(
+        "error", "the groupnorm backward pulls gamma out of the per-group sums.", GN_BWD
+    ),
+    # -- convolution and max pooling
+    "conv_no_padding": Kind("error", "conv_param['pad'] is ignored: x is not padded.", CONV),
+    "conv_pad_wrong_axes": Kind(
+        "error",
+        "x is padded on the wrong axes (only H or only W, or N and C too, as np.pad(x, pad) does).",
+        CONV,
+    ),
+    "conv_flipped_kernel": Kind(
+        "error",
+        "the kernel is flipped (true convolution): cs231n's conv layer is a cross-correlation.",
+        CONV,
+    ),
+    "out_size_formula": Kind("error", "the output size follows a wrong formula.", CONV_SIZE),
+    "window_stride_ignored": Kind(
+        "error", "window (i, j) starts at (i, j) instead of (i * stride, j * stride).", CONV
+    ),
+    "conv_bwd_dx_padded": Kind(
+        "error",
+        "dx is returned with the padding still on (the gradient of x_pad, not of x).",
+        "dx = dx_pad[:, :, pad:pad + H, pad:pad + W]",
+    ),
+    "conv_bwd_pad_zero_slice": Kind(
+        "latent",
+        "dx = dx_pad[:, :, pad:-pad, pad:-pad] is empty when pad = 0 (cs231n's tests only use "
+        "pad = 1).",
+        "dx = dx_pad[:, :, pad:pad + H, pad:pad + W]",
+    ),
+    "pool_hw_swapped": Kind(
+        "error", "pool_height and pool_width are swapped (the window is W x H).", POOL
+    ),
+    "pool_bwd_whole_window": Kind(
+        "error",
+        "max-pool backward sends dout to every element of the window, not only to its maximum.",
+        POOL_BWD,
+    ),
+    "pool_bwd_all_ties": Kind(
+        "note",
+        "on ties, max-pool backward sends dout to every tied maximum (the gradient is multiplied "
+        "by the number of ties); bnlab and PyTorch send it to one.",
+        POOL_BWD,
+    ),
+    "pool_bwd_overwrite": Kind(
+        "latent",
+        "max-pool backward assigns (=) instead of accumulating (+=): where overlapping windows "
+        "(stride < pool size) share a maximum, gradient is lost.",
+        POOL_BWD,
+    ),
+    # -- sandwich layers (layer_utils)
+    "sandwich_wrong": Kind(
+        "error",
+        "the sandwich does not compose its layers like the reference (wrong order, a layer "
+        "missing, or a cache unpacked into the wrong layer).",
+        "out = relu(norm(affine(x))); the backward unwinds the caches in reverse order",
+    ),
+    "sandwich_grads_order": Kind(
+        "error",
+        "the sandwich backward returns the right gradients in the wrong order.",
+        "return dx, dw, db (then dgamma, dbeta)",
+    ),
+    # -- update rules (optim.py)
+    "optim_wrong": Kind(
+        "error",
+        "the update differs from the reference in a way no known mistake explains.",
+        "next_w = w - learning_rate * dw  (each rule's line is in its docstring)",
+    ),
+    "optim_default_wrong": Kind(
+        "latent",
+        "a missing hyperparameter gets a default other than cs231n's.",
+        "config.setdefault('learning_rate', 1e-2) (adam: 1e-3), momentum 0.9, decay_rate 0.99, "
+        "epsilon 1e-8, beta1 0.9, beta2 0.999, t 0",
+    ),
+    "optim_state_not_saved": Kind(
+        "error",
+        "the rule's state (velocity, cache, m, v, t) is not stored in config, so every call "
+        "starts again from zero.",
+        "config['velocity'] = v  (rmsprop: config['cache']; adam: config['m'], ['v'], ['t'])",
+    ),
+    "optim_updates_w_in_place": Kind(
+        "note",
+        "the rule changes w in place as well as returning it (cs231n's own sgd does): fine for "
+        "the Solver, surprising for a caller who keeps w.",
+        "next_w = w - learning_rate * dw  # a new array",
+    ),
+    "momentum_sign_flipped": Kind(
+        "error",
+        "sgd_momentum steps against its velocity (next_w = w - v with v built from -dw): "
+        "it climbs the loss.",
+        SGD_MOMENTUM,
+    ),
+    "momentum_dampened": Kind(
+        "error",
+        "the velocity is an average (1 - momentum) * dw, as in Adam's m, not cs231n's sum.",
+        SGD_MOMENTUM,
+    ),
+    "momentum_nesterov": Kind(
+        "error",
+        "sgd_momentum applies Nesterov's update where plain momentum is asked.",
+        SGD_MOMENTUM,
+    ),
+    "rmsprop_eps_inside_sqrt": Kind(
+        "error",
+        "rmsprop divides by sqrt(cache + epsilon) instead of sqrt(cache) + epsilon.",
+        RMSPROP,
+    ),
+    "rmsprop_decay_inverted": Kind(
+        "error", "decay_rate weighs the new dw**2 instead of the old cache.", RMSPROP
+    ),
+    "adam_no_bias_correction": Kind(
+        "error", "adam uses m and v without the bias corrections 1 - beta**t.", ADAM
+    ),
+    "adam_t_not_incremented_first": Kind(
+        "error",
+        "adam's bias correction uses t before incrementing it (the first step divides by "
+        "1 - beta**0 = 0).",
+        ADAM,
+    ),
+    "adam_eps_inside_sqrt": Kind(
+        "error", "adam divides by sqrt(v_hat + epsilon) instead of sqrt(v_hat) + epsilon.", ADAM
+    ),
+    "adam_stores_corrected": Kind(
+        "error", "adam stores the bias-corrected m_hat, v_hat in config instead of m, v.", ADAM
     ),
     # -- affine, relu, softmax
     "affine_no_flatten": Kind(

@@ -48,6 +48,14 @@ class Spec:
     param: Callable[[], dict]
     backward_mistakes: Callable | None = None  # (x, gamma, dout) -> {kind: [(dx, dg, db)]}
     per_row: bool = False
+    args: tuple = ()  # passed between beta and the param dict (groupnorm's G)
+    gamma_view: Callable | None = None  # gamma as the student gets it (cs231n: (1, C, 1, 1))
+    probe: Callable | None = None  # (rng, scale) -> x, when per-feature statistics do not fit
+
+    def forward_args(self, x, gamma, beta) -> tuple:
+        """The forward's arguments, copied: (x, gamma, beta, *args, param)."""
+        view = self.gamma_view or (lambda a: a)
+        return (x.copy(), view(gamma.copy()), view(beta.copy()), *self.args, self.param())
 
 
 def _train_param() -> dict:
@@ -83,6 +91,8 @@ SPECS = {
 
 def _probe(rng: np.random.Generator, spec: Spec, scale: float) -> np.ndarray:
     """x whose statistics have standard deviations about ``scale`` and means far from zero."""
+    if spec.probe is not None:
+        return spec.probe(rng, scale)
     shape = spec.shape[::-1] if spec.per_row else spec.shape
     x = _features(rng, shape, small=False)
     mean = x.mean(axis=tuple(i for i in range(x.ndim) if i != 1), keepdims=True)
@@ -99,9 +109,7 @@ class _Pair:
         self.forward, self.backward, self.name, self.spec = fns[spec.forward], fns[name], name, spec
 
     def run(self, x, gamma, beta, dout) -> tuple[Any, tuple, list[Finding]]:
-        out, cache = call(
-            self.spec.forward, self.forward, x.copy(), gamma.copy(), beta.copy(), self.spec.param()
-        )
+        out, cache = call(self.spec.forward, self.forward, *self.spec.forward_args(x, gamma, beta))
         dout_copy = dout.copy()
         result = call(self.name, self.backward, dout_copy, cache)
         findings = []
@@ -116,6 +124,8 @@ class _Pair:
         num, n = x.shape[1], x.shape[0]
         for key, value, shape in zip(NAMES, result, (x.shape, (num,), (num,)), strict=True):
             array = np.asarray(value)
+            if key != "dx" and self.spec.gamma_view and array.shape == (1, num, 1, 1):
+                array = array.reshape(shape)  # cs231n's groupnorm shape for dgamma, dbeta
             if array.shape != shape:
                 if array.size == int(np.prod(shape)) and key != "dx":
                     findings.append(
@@ -160,8 +170,9 @@ class _Pair:
 
 
 def _truth(spec: Spec, x, gamma, beta, dout) -> tuple[np.ndarray, ...]:
-    _, cache = getattr(reference, spec.forward)(x.copy(), gamma.copy(), beta.copy(), spec.param())
-    return tuple(np.asarray(g) for g in getattr(reference, spec.reference_backward)(dout, cache))
+    _, cache = getattr(reference, spec.forward)(*spec.forward_args(x, gamma, beta))
+    grads = getattr(reference, spec.reference_backward)(dout, cache)
+    return tuple(np.asarray(g).reshape(-1) if i else np.asarray(g) for i, g in enumerate(grads))
 
 
 def _numerical(f: Callable, x, gamma, beta, dout) -> tuple[np.ndarray, ...]:
@@ -188,8 +199,10 @@ def _difference(pair: _Pair, grads, truth) -> tuple[str, str, str]:
     return text, got, expected
 
 
-def check_norm_backward(fns: dict, name: str, options: dict) -> list[Finding]:
-    spec = SPECS[name]
+def check_norm_backward(
+    fns: dict, name: str, options: dict, spec: Spec | None = None
+) -> list[Finding]:
+    spec = spec or SPECS[name]
     pair = _Pair(fns, name, spec)
     rng = np.random.default_rng(233)
     # std about 1e-2, var about 1e-4: eps (1e-5) matters at 10 %, so eps mistakes show.
@@ -236,7 +249,7 @@ def check_norm_backward(fns: dict, name: str, options: dict) -> list[Finding]:
     if forward_kind is not None:
 
         def own(a, g, b):
-            value, _ = call(spec.forward, pair.forward, a.copy(), g.copy(), b.copy(), spec.param())
+            value, _ = call(spec.forward, pair.forward, *spec.forward_args(a, g, b))
             return np.asarray(value, dtype=np.float64)
 
         if pair.agree(grads, _numerical(own, x, gamma, beta, dout), NUM_RTOL):
@@ -257,6 +270,14 @@ def check_norm_backward(fns: dict, name: str, options: dict) -> list[Finding]:
                 f"Your {name} follows the mistake in your {spec.forward}.",
                 caused_by=spec.forward,
             )
+    if forward_kind not in (None, "fwd_wrong"):
+        # no backward can be judged on a wrong forward's cache: the forward comes first
+        return named(
+            forward_kind,
+            f"Your {name} works on the cache of your {spec.forward}, which has this "
+            f"mistake: fix the forward first, then check {name} again.",
+            caused_by=spec.forward,
+        )
     return named("bwd_wrong", f"Wrong: {differs}." + callees(pair.backward, name))
 
 

@@ -118,11 +118,18 @@ def _values(array: np.ndarray, digits: int) -> str:
 
 
 def check_train_output(
-    name, fn, rng, shape, hypotheses, param_factory, per_row=False
+    name, fn, rng, shape, hypotheses, param_factory, per_row=False, features=None
 ) -> list[Finding]:
+    """features: (rng, shape, small) -> x, where per-feature statistics do not fit (groupnorm)."""
+
     def make(shape: tuple[int, ...], small: bool):
         # layernorm's statistics run over each row: give the rows their own means and stds
-        x = _features(rng, shape[::-1], small).T.copy() if per_row else _features(rng, shape, small)
+        if features is not None:
+            x = features(rng, shape, small)
+        elif per_row:
+            x = _features(rng, shape[::-1], small).T.copy()
+        else:
+            x = _features(rng, shape, small)
         return (x, *_affine(rng, shape[1]))
 
     findings, probes = [], []

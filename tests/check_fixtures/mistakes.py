@@ -25,6 +25,29 @@ RUN_MEAN = "        running_mean = momentum * running_mean + (1 - momentum) * mu
 RUN_VAR = "        running_var = momentum * running_var + (1 - momentum) * var\n"
 MASK = "        mask = (np.random.rand(*x.shape) < p) / p\n"
 
+GN_MU = "    group_mu = x_group.mean(axis=(2, 3, 4), keepdims=True)\n"
+GN_VAR = "    group_var = x_group.var(axis=(2, 3, 4), keepdims=True)\n"
+GN_RESHAPE = "x_group = x.reshape(N, G, C // G, H, W)"
+CONV_PAD = '    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")\n'
+CONV_SUM = "out[n, f, i, j] = np.sum(patch * w[f]) + b[f]"
+POOL_WINDOW = "window = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]"
+POOL_ARGMAX = (
+    "                    r, s = np.unravel_index(np.argmax(window), window.shape)\n"
+    "                    dx[n, c, i * stride + r, j * stride + s] += dout[n, c, i, j]\n"
+)
+
+GN_INDIVISIBLE = """
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    x_group = x.reshape(N, G, -1)
+    mu = x_group.mean(axis=2, keepdims=True)
+    var = x_group.var(axis=2, keepdims=True)
+    x_hat = ((x_group - mu) / np.sqrt(var + eps)).reshape(N, C, H, W)
+    return gamma * x_hat + beta, (x_hat, G)
+"""
+
 SPATIAL_PER_AXES = """
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
@@ -425,6 +448,338 @@ MISTAKES = [
         ),
     ),
     Mistake("softmax_not_averaged", ("softmax_loss",), (("y]) / N", "y])"), ("    dx /= N\n", ""))),
+    # -- spatial groupnorm
+    Mistake(
+        "gn_stats_per_channel",
+        ("spatial_groupnorm_forward",),
+        (
+            (GN_MU, GN_MU.replace("(2, 3, 4)", "(3, 4)")),
+            (GN_VAR, GN_VAR.replace("(2, 3, 4)", "(3, 4)")),
+        ),
+    ),
+    Mistake(
+        "gn_stats_per_example",
+        ("spatial_groupnorm_forward",),
+        (
+            (GN_MU, GN_MU.replace("(2, 3, 4)", "(1, 2, 3, 4)")),
+            (GN_VAR, GN_VAR.replace("(2, 3, 4)", "(1, 2, 3, 4)")),
+        ),
+    ),
+    Mistake(
+        "gn_stats_over_batch",
+        ("spatial_groupnorm_forward",),
+        (
+            (GN_MU, GN_MU.replace("(2, 3, 4)", "(0, 2, 3, 4)")),
+            (GN_VAR, GN_VAR.replace("(2, 3, 4)", "(0, 2, 3, 4)")),
+        ),
+    ),
+    Mistake(
+        "gn_groups_strided",
+        ("spatial_groupnorm_forward",),
+        (
+            (GN_RESHAPE, "x_group = x.reshape(N, C // G, G, H, W)"),
+            (GN_MU, GN_MU.replace("(2, 3, 4)", "(1, 3, 4)")),
+            (GN_VAR, GN_VAR.replace("(2, 3, 4)", "(1, 3, 4)")),
+        ),
+    ),
+    Mistake(
+        "gn_eps_outside_sqrt",
+        ("spatial_groupnorm_forward",),
+        (("group_std = np.sqrt(group_var + eps)", "group_std = np.sqrt(group_var) + eps"),),
+    ),
+    Mistake(
+        "gn_indivisible_groups_accepted", ("spatial_groupnorm_forward",), append=GN_INDIVISIBLE
+    ),
+    Mistake(
+        "gn_gamma_shape_c",
+        ("spatial_groupnorm_forward",),
+        (
+            (
+                "    out = gamma * x_hat + beta\n    cache = (x_hat, group_std",
+                "    out = gamma[:, None, None] * x_hat + beta[:, None, None]\n    cache = (x_hat, group_std",
+            ),
+        ),
+    ),
+    Mistake(
+        "gn_bwd_count",
+        ("spatial_groupnorm_backward",),
+        (("    m = C // G * H * W\n", "    m = C * H * W\n"),),
+    ),
+    Mistake(
+        "gn_bwd_gamma_outside",
+        ("spatial_groupnorm_backward",),
+        (
+            (
+                "dx_hat = (dout * gamma).reshape(N, G, C // G, H, W)",
+                "dx_hat = dout.reshape(N, G, C // G, H, W)",
+            ),
+            ("dx = dx_group.reshape(N, C, H, W)", "dx = gamma * dx_group.reshape(N, C, H, W)"),
+        ),
+    ),
+    # -- convolution and max pooling
+    Mistake(
+        "conv_no_padding",
+        ("conv_forward_naive",),
+        (
+            ("H_out = 1 + (H + 2 * pad - HH) // stride", "H_out = 1 + (H - HH) // stride"),
+            ("W_out = 1 + (W + 2 * pad - WW) // stride", "W_out = 1 + (W - WW) // stride"),
+            (CONV_PAD, "    x_pad = x\n"),
+        ),
+    ),
+    Mistake(
+        "conv_pad_wrong_axes",
+        ("conv_forward_naive",),
+        ((CONV_PAD, '    x_pad = np.pad(x, pad, mode="constant")\n'),),
+    ),
+    Mistake(
+        "conv_pad_wrong_axes",
+        ("conv_forward_naive",),
+        (
+            (
+                CONV_PAD,
+                '    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (0, 0)), mode="constant")\n',
+            ),
+            ("W_out = 1 + (W + 2 * pad - WW) // stride", "W_out = 1 + (W - WW) // stride"),
+        ),
+    ),
+    Mistake(
+        "conv_flipped_kernel",
+        ("conv_forward_naive", "conv_backward_naive"),
+        (
+            (CONV_SUM, "out[n, f, i, j] = np.sum(patch * w[f, :, ::-1, ::-1]) + b[f]"),
+            (
+                "dw[f] += patch * dout[n, f, i, j]",
+                "dw[f] += patch[:, ::-1, ::-1] * dout[n, f, i, j]",
+            ),
+            ("+= w[f] * dout[n, f, i, j]", "+= w[f, :, ::-1, ::-1] * dout[n, f, i, j]"),
+        ),
+    ),
+    Mistake(
+        "out_size_formula",
+        ("conv_forward_naive",),
+        (("H_out = 1 + (H + 2 * pad - HH) // stride", "H_out = (H + 2 * pad - HH) // stride"),),
+    ),
+    Mistake(
+        "window_stride_ignored",
+        ("conv_forward_naive",),
+        (("top, left = i * stride, j * stride", "top, left = i, j"),),
+    ),
+    Mistake(
+        "window_stride_ignored",
+        ("max_pool_forward_naive",),
+        ((POOL_WINDOW, "window = x[:, :, i : i + ph, j : j + pw]"),),
+    ),
+    Mistake(
+        "window_stride_ignored",
+        ("conv_backward_naive",),
+        (
+            (
+                "top, left = i * stride, j * stride\n"
+                "                    patch = x_pad[n, :, top : top + HH, left : left + WW]\n"
+                "                    dw[f]",
+                "top, left = i, j\n"
+                "                    patch = x_pad[n, :, top : top + HH, left : left + WW]\n"
+                "                    dw[f]",
+            ),
+        ),
+    ),
+    Mistake(
+        "window_stride_ignored",
+        ("max_pool_backward_naive",),
+        (
+            (
+                "window = x[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw]",
+                "window = x[n, c, i : i + ph, j : j + pw]",
+            ),
+            ("dx[n, c, i * stride + r, j * stride + s]", "dx[n, c, i + r, j + s]"),
+        ),
+    ),
+    Mistake(
+        "conv_bwd_dx_padded",
+        ("conv_backward_naive",),
+        (("dx = dx_pad[:, :, pad : pad + H, pad : pad + W]", "dx = dx_pad"),),
+    ),
+    Mistake(
+        "conv_bwd_pad_zero_slice",
+        ("conv_backward_naive",),
+        (
+            (
+                "dx = dx_pad[:, :, pad : pad + H, pad : pad + W]",
+                "dx = dx_pad[:, :, pad:-pad, pad:-pad]",
+            ),
+        ),
+    ),
+    Mistake(
+        "pool_hw_swapped",
+        ("max_pool_forward_naive",),
+        (
+            (
+                POOL_WINDOW,
+                "window = x[:, :, i * stride : i * stride + pw, j * stride : j * stride + ph]",
+            ),
+        ),
+    ),
+    Mistake(
+        "pool_bwd_whole_window",
+        ("max_pool_backward_naive",),
+        (
+            (
+                POOL_ARGMAX,
+                "                    dx[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw] += dout[n, c, i, j]\n",
+            ),
+        ),
+    ),
+    Mistake(
+        "pool_bwd_all_ties",
+        ("max_pool_backward_naive",),
+        (
+            (
+                POOL_ARGMAX,
+                "                    dx[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw] += dout[n, c, i, j] * (window == window.max())\n",
+            ),
+        ),
+    ),
+    Mistake(
+        "pool_bwd_overwrite",
+        ("max_pool_backward_naive",),
+        (
+            (
+                "dx[n, c, i * stride + r, j * stride + s] += dout",
+                "dx[n, c, i * stride + r, j * stride + s] = dout",
+            ),
+        ),
+    ),
+    # -- sandwiches (layer_utils.py)
+    Mistake(
+        "sandwich_wrong",
+        ("affine_relu_forward",),
+        (
+            (
+                "    out, relu_cache = relu_forward(a)\n    return out, (fc_cache, relu_cache)",
+                "    _, relu_cache = relu_forward(a)\n    return a, (fc_cache, relu_cache)",
+            ),
+        ),
+    ),
+    Mistake(
+        "sandwich_wrong",
+        ("affine_relu_backward",),
+        (("    da = relu_backward(dout, relu_cache)\n", "    da = dout\n"),),
+    ),
+    Mistake(
+        "sandwich_grads_order",
+        ("affine_bn_relu_backward",),
+        (("    return dx, dw, db, dgamma, dbeta\n", "    return dx, dw, db, dbeta, dgamma\n"),),
+    ),
+    # -- update rules (optim.py)
+    Mistake(
+        "optim_wrong",
+        ("sgd",),
+        (
+            (
+                '    w -= config["learning_rate"] * dw\n',
+                '    w -= config["learning_rate"] * np.sign(dw)\n',
+            ),
+        ),
+    ),
+    Mistake(
+        "optim_default_wrong",
+        ("sgd_momentum",),
+        (('config.setdefault("momentum", 0.9)', 'config.setdefault("momentum", 0.99)'),),
+    ),
+    Mistake("optim_state_not_saved", ("sgd_momentum",), (('    config["velocity"] = v\n', ""),)),
+    Mistake(
+        "optim_state_not_saved",
+        ("adam",),
+        (
+            ('    config["t"] += 1\n', '    t = config["t"] + 1\n'),
+            ('** config["t"])', "** t)"),
+            ('** config["t"])', "** t)"),
+        ),
+    ),
+    Mistake(
+        "optim_updates_w_in_place",
+        ("sgd_momentum",),
+        (("    next_w = w + v\n", "    w += v\n    next_w = w\n"),),
+    ),
+    Mistake(
+        "momentum_sign_flipped",
+        ("sgd_momentum",),
+        (("    next_w = w + v\n", "    next_w = w - v\n"),),
+    ),
+    Mistake(
+        "momentum_dampened",
+        ("sgd_momentum",),
+        (
+            (
+                'v = config["momentum"] * v - config["learning_rate"] * dw',
+                'v = config["momentum"] * v - (1 - config["momentum"]) * config["learning_rate"] * dw',
+            ),
+        ),
+    ),
+    Mistake(
+        "momentum_nesterov",
+        ("sgd_momentum",),
+        (
+            (
+                "    next_w = w + v\n",
+                '    v_prev = config.get("velocity", np.zeros_like(w))\n    next_w = w - config["momentum"] * v_prev + (1 + config["momentum"]) * v\n',
+            ),
+        ),
+    ),
+    Mistake(
+        "rmsprop_eps_inside_sqrt",
+        ("rmsprop",),
+        (
+            (
+                '(np.sqrt(config["cache"]) + config["epsilon"])',
+                'np.sqrt(config["cache"] + config["epsilon"])',
+            ),
+        ),
+    ),
+    Mistake(
+        "rmsprop_decay_inverted",
+        ("rmsprop",),
+        (
+            (
+                'decay * config["cache"] + (1 - decay) * dw**2',
+                '(1 - decay) * config["cache"] + decay * dw**2',
+            ),
+        ),
+    ),
+    Mistake(
+        "adam_no_bias_correction",
+        ("adam",),
+        (
+            ('m_hat = config["m"] / (1 - beta1 ** config["t"])', 'm_hat = config["m"]'),
+            ('v_hat = config["v"] / (1 - beta2 ** config["t"])', 'v_hat = config["v"]'),
+        ),
+    ),
+    Mistake(
+        "adam_t_not_incremented_first",
+        ("adam",),
+        (
+            ('    config["t"] += 1\n', ""),
+            (
+                '(np.sqrt(v_hat) + config["epsilon"])\n',
+                '(np.sqrt(v_hat) + config["epsilon"])\n    config["t"] += 1\n',
+            ),
+        ),
+    ),
+    Mistake(
+        "adam_eps_inside_sqrt",
+        ("adam",),
+        (('(np.sqrt(v_hat) + config["epsilon"])', 'np.sqrt(v_hat + config["epsilon"])'),),
+    ),
+    Mistake(
+        "adam_stores_corrected",
+        ("adam",),
+        (
+            (
+                '    v_hat = config["v"] / (1 - beta2 ** config["t"])\n',
+                '    v_hat = config["v"] / (1 - beta2 ** config["t"])\n    config["m"], config["v"] = m_hat, v_hat\n',
+            ),
+        ),
+    ),
 ]
 
 
