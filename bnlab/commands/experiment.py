@@ -2,6 +2,8 @@
 
 Reruns a seed experiment with its Config, the quick one, or either with some fields changed:
 ``--set batch_size=256 --set update_rule=sgd`` parses each value by the field's type.
+Sweep experiments also take ``--jobs N``, ``--dask ADDRESS`` and ``--resume``
+(:mod:`bnlab.experiments.sweep`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="change one field of the experiment's Config (repeatable; the fields are printed "
         "at the start of every run)",
     )
+    from bnlab.experiments.sweep import add_sweep_arguments
+
+    add_sweep_arguments(parser)
 
 
 def parse_field(value: str, annotation: Any) -> Any:
@@ -114,9 +119,24 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"bnlab experiment: {error}")
         return 2
+    from bnlab.experiments.sweep import sweep_options, takes_sweep_options
+
+    run_options = {}
+    try:
+        if takes_sweep_options(module.run):
+            run_options["sweep"] = sweep_options(args, args.out)
+        elif args.jobs is not None or args.dask is not None or args.resume:
+            raise ValueError(f"--jobs, --dask and --resume are for sweeps; {args.name} is not one")
+    except ValueError as error:
+        print(f"bnlab experiment: {error}")
+        return 2
     print(f"== {args.name}{' (quick)' if args.quick else ''}: {config}")
     start = time.perf_counter()
-    result = module.run(config)
+    try:
+        result = module.run(config, **run_options)
+    except KeyboardInterrupt:
+        print(f"== interrupted; finished runs are kept in {args.out}: add --resume to continue")
+        return 130
     elapsed = time.perf_counter() - start
     figures = module.plot(result, Path(args.out))
     print(module.summarize(result))

@@ -44,7 +44,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -212,9 +211,9 @@ def save_records(path: Path, name: str, runs: Sequence[Run], records: dict[str, 
             entries[run.key] = {"fn": run.function_name, "kwargs": run.kwargs, **entry}
     text = json.dumps({"sweep": name, "runs": entries}, indent=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # this process's own
     try:
-        with os.fdopen(handle, "w") as file:
+        with open(temporary, "w") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
@@ -384,3 +383,55 @@ def run_on_dask(runs: Sequence[Run], address: Any, finish: Callable[[Record], No
         except BaseException:
             client.cancel(list(futures))
             raise
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_sweep_arguments(parser: Any) -> None:
+    """``--jobs N``, ``--dask ADDRESS`` and ``--resume`` on an argparse parser."""
+    group = parser.add_argument_group("sweep experiments (runs in parallel)")
+    group.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="worker processes, one BLAS thread each (default: one per core; 1: in-process)",
+    )
+    group.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS (pip install 'bnlab[dask]')",
+    )
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the runs that --out's NAME_runs.json records as finished",
+    )
+
+
+def sweep_options(args: Any, out_dir: str | Path) -> SweepOptions:
+    """The SweepOptions of parsed ``--jobs``/``--dask``/``--resume``; results go to ``out_dir``."""
+    if args.jobs is not None and args.dask is not None:
+        raise ValueError(
+            f"give --jobs or --dask, not both; got --jobs {args.jobs} --dask {args.dask}"
+        )
+    return SweepOptions(jobs=args.jobs, dask=args.dask, out_dir=out_dir, resume=args.resume)
+
+
+def takes_sweep_options(run: Callable[..., Any]) -> bool:
+    """Whether an experiment's ``run`` is a sweep: it accepts ``sweep=SweepOptions(...)``."""
+    import inspect
+
+    return "sweep" in inspect.signature(run).parameters
