@@ -265,6 +265,10 @@ def test_the_progress_bar_counts_runs_and_shows_the_best(capsys):
     run_sweep(runs_of(counted_run, range(5)), jobs=1, best="score", progress=True)
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "5/5" in last and "best=0.4 (seed 4)" in last and "failed=1" in last, last
+    assert "diverged" not in last
+    run_sweep(runs_of(diverging_run, range(3)), jobs=1, progress=True)
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "3/3" in last and "diverged=1" in last and "failed" not in last, last
 
 
 @pytest.mark.parametrize(

@@ -297,9 +297,10 @@ def run_sweep(
         best_so_far = best and best_text(list(records.values()), best)
         if best_so_far:
             postfix["best"] = best_so_far
-        failed = sum(r.status != "ok" for r in records.values())
-        if failed:
-            postfix["failed"] = failed
+        for status, shown in (("error", "failed"), ("diverged", "diverged")):
+            count = sum(r.status == status for r in records.values())
+            if count:
+                postfix[shown] = count
         bar.set_postfix(postfix)
         if on_record is not None:
             on_record(record)
