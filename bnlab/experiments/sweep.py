@@ -31,6 +31,21 @@ function's name and its arguments, so changing any argument makes it a new run.
 Ctrl-C (KeyboardInterrupt) cancels the pending runs, stops the worker processes and re-raises;
 the finished runs are already on disk.
 
+An experiment becomes a sweep by building its runs and handing them over; its ``run`` takes
+``sweep: SweepOptions | None = None``, which is how ``bnlab experiment`` knows to pass
+``--jobs``, ``--dask`` and ``--resume`` on (see :mod:`bnlab.experiments.weight_scale`)::
+
+    def train_one(config: dict, learning_rate: float) -> dict: ...   # top level, seeded
+
+    def run(config: Config, sweep: SweepOptions | None = None) -> Result:
+        runs = [
+            Run(train_one, {"config": dataclasses.asdict(config), "learning_rate": lr},
+                label=f"lr {lr:.0e}")
+            for lr in config.learning_rates
+        ]
+        sweep = sweep or SweepOptions(jobs=1, progress=False)
+        records = run_sweep(runs, name="learning_rate", best="best_val_acc", **vars(sweep))
+
 This module imports neither numpy nor tqdm at import time: a worker process imports it to
 run its initializer, which must set the BLAS thread count before numpy is first imported.
 """
