@@ -150,3 +150,14 @@ def test_a_model_without_batchnorm_is_refused_by_name():
     model = FullyConnectedNet([5], input_dim=3, num_classes=2, normalization="layernorm")
     with pytest.raises(ValueError, match="model has no batchnorm layer; its layers: affine1"):
         recompute_bn_statistics(model, np.ones((4, 3)), batch_size=4)
+
+
+def test_the_running_statistics_keep_their_dtype_and_are_returned_by_layer_name():
+    model = FullyConnectedNet([6], input_dim=3, num_classes=2, normalization="batchnorm", seed=0)
+    X = np.random.default_rng(0).normal(0, 1, (40, 3)).astype(np.float32)
+    model.loss(X, np.zeros(40, dtype=int))  # one training step's forward creates them
+    statistics = recompute_bn_statistics(model, X, batch_size=40, num_batches=1)
+    (bn_param,) = model.bn_params
+    assert bn_param["running_mean"].dtype == bn_param["running_var"].dtype == np.float32
+    assert statistics["batchnorm1"][0] is bn_param["running_mean"]
+    assert statistics["batchnorm1"][1] is bn_param["running_var"]

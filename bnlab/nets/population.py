@@ -42,8 +42,8 @@ def recompute_bn_statistics(
         batchnorm); False stores the mean of the biased batch variances.
     seed: seeds the order of the examples.
 
-    Returns {batchnorm layer name: (running_mean, running_var)}, the values written into each
-    batchnorm layer's ``running_mean`` and ``running_var`` (in place, in their dtype). Gradient-free:
+    Returns {batchnorm layer name: (running_mean, running_var)}, the arrays now in each
+    batchnorm layer's settings dict (in the dtype of the ones they replace). Gradient-free:
     no backward pass runs and ``params`` are not touched. Every batch runs in train mode, as
     training ran (dropout too). ``momentum`` is left as it was: training on afterwards continues
     the moving averages from the recomputed values.
@@ -103,8 +103,10 @@ def recompute_bn_statistics(
     for (name, (mu_sum, var_sum)), bn_param in zip(sums.items(), bn_states, strict=True):
         m = counts[name]
         correction = m / (m - 1) if unbiased else 1.0
-        bn_param["running_mean"][...] = mu_sum / num_batches
-        bn_param["running_var"][...] = correction * var_sum / num_batches
+        dtype = bn_param["running_mean"].dtype
+        # New arrays, as batchnorm's own update makes: the float64 sums rounded once.
+        bn_param["running_mean"] = (mu_sum / num_batches).astype(dtype)
+        bn_param["running_var"] = (correction * var_sum / num_batches).astype(dtype)
         statistics[name] = (bn_param["running_mean"], bn_param["running_var"])
     return statistics
 
