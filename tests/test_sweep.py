@@ -6,6 +6,7 @@ hands the workers this process's sys.path, which holds the tests folder).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -299,3 +300,20 @@ def test_resume_from_a_file_that_is_not_a_results_file_names_it(tmp_path):
     results_path(tmp_path, "sweep").write_text("{not json")
     with pytest.raises(ValueError, match=r"cannot resume from .*sweep_runs\.json"):
         run_sweep(runs_of(counted_run, [0]), jobs=1, out_dir=tmp_path, resume=True)
+
+
+def test_weight_scale_lists_a_run_that_raised_and_summarizes_the_rest(tmp_path):
+    # 1e39 does not fit float32 weights: those runs raise; the 1e-2 ones train.
+    config = dataclasses.replace(
+        weight_scale.Config.quick(), min_scale=1e-2, max_scale=1e39, num_scales=2
+    )
+    result = weight_scale.run(config)
+    assert set(result.failed) == {"baseline 1.00e+39", "batchnorm 1.00e+39"}
+    assert "must be between" in result.failed["baseline 1.00e+39"]
+    for sweep in result.runs.values():
+        assert math.isfinite(sweep.best_val_acc[0]) and math.isnan(sweep.best_val_acc[1])
+    summary = weight_scale.summarize(result)
+    assert "best val acc nan" not in summary and "at scale 1.00e-02" in summary
+    assert "failed: baseline 1.00e+39: ValueError: weight_scale must be" in summary
+    (path,) = weight_scale.plot(result, tmp_path)
+    assert path.stat().st_size > 0

@@ -192,14 +192,15 @@ def _learning_range(scales: list[float], accuracies: list[float], threshold: flo
 def summarize(result: Result) -> str:
     scales = result.weight_scales
     # "learns": best val accuracy at least halfway from the untrained nets' chance to the best.
-    chance = min(min(sweep.best_val_acc) for sweep in result.runs.values())
-    best = max(max(sweep.best_val_acc) for sweep in result.runs.values())
+    accuracies = np.array([sweep.best_val_acc for sweep in result.runs.values()])
+    chance, best = np.nanmin(accuracies), np.nanmax(accuracies)  # NaN: a run that raised
     threshold = (chance + best) / 2
     lines = [
         f"{len(scales)} scales from {scales[0]:.0e} to {scales[-1]:.0e} in {result.seconds:.1f} s"
     ]
     for label, sweep in result.runs.items():
-        i = int(np.argmax(sweep.best_val_acc))
+        finished = ~np.isnan(sweep.best_val_acc)
+        i = int(np.nanargmax(sweep.best_val_acc)) if finished.any() else 0
         diverged = [f"{s:.2e}" for s, d in zip(scales, sweep.diverged, strict=True) if d]
         lines.append(
             f"{label:>9}: best val acc {sweep.best_val_acc[i]:.3f} at scale {scales[i]:.2e}; "
