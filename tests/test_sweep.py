@@ -11,9 +11,11 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from bnlab.experiments.sweep import (
     Run,
     SweepOptions,
     best_text,
+    init_worker,
     load_records,
     results_path,
     run_sweep,
@@ -317,3 +320,21 @@ def test_weight_scale_lists_a_run_that_raised_and_summarizes_the_rest(tmp_path):
     assert "failed: baseline 1.00e+39: ValueError: weight_scale must be" in summary
     (path,) = weight_scale.plot(result, tmp_path)
     assert path.stat().st_size > 0
+
+
+@pytest.mark.parametrize("inherited, warns", [("4", True), ("1", False)])
+def test_a_worker_warns_when_numpy_was_loaded_before_its_thread_count_was_set(
+    inherited, warns, monkeypatch
+):
+    # As in a worker whose parent's main script imported numpy with other thread settings.
+    for variable in THREAD_VARIABLES:
+        monkeypatch.setenv(variable, "4")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", inherited)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # keep this process's Ctrl-C
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        init_worker(1)
+    assert [str(w.message)[:37] for w in caught] == [
+        "numpy was imported before the sweep's"
+    ] * warns
+    assert all(os.environ[variable] == "1" for variable in THREAD_VARIABLES)

@@ -176,7 +176,8 @@ def call_run(fn: Callable[..., Any], kwargs: dict[str, Any], key: str, label: st
 
 def init_worker(threads: int = 1) -> None:
     """A worker process's first act: ``threads`` BLAS threads, and Ctrl-C left to the parent."""
-    inherited = all(os.environ.get(variable) == str(threads) for variable in THREAD_VARIABLES)
+    # Which variable counts depends on numpy's BLAS: any one set as asked is taken as intent.
+    inherited = any(os.environ.get(variable) == str(threads) for variable in THREAD_VARIABLES)
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(threads)
     # The parent stops the workers on Ctrl-C; without this each one also prints a traceback.
