@@ -1,6 +1,6 @@
 """The weight-scale sweep (40 trainings) serial vs in worker processes, timed in one run.
 
-    python benchmarks/sweep.py [--jobs 2] [--epochs 30] [--repeats 1] [--quick]
+    python benchmarks/sweep.py [--jobs 2] [--epochs 30] [--repeats 3] [--quick]
 
 Each repeat runs ``bnlab experiment weight-scale``'s sweep (its Config: 20 scales x 2 nets, but
 30 epochs instead of 10: 600 iterations a run, so that the sweep takes tens of seconds serially)
@@ -71,7 +71,7 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default: 2)")
-    parser.add_argument("--repeats", type=int, default=1, help="serial/parallel pairs (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="serial/parallel pairs (median)")
     parser.add_argument("--epochs", type=int, default=30, help="epochs per run (default: 30)")
     parser.add_argument("--quick", action="store_true", help="the quick Config (a smoke test)")
     args = parser.parse_args()
