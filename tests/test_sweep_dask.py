@@ -7,6 +7,7 @@ bnlab's own functions: Dask workers import them by name, as they would on a real
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -75,3 +76,13 @@ def test_ctrl_c_on_dask_keeps_the_finished_runs(scheduler_address, tmp_path):
             progress=False,
         )
     assert len(load_records(results_path(tmp_path, "sweep"))) == 1
+
+
+def test_an_address_where_no_scheduler_answers_is_named():
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.distributed")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(
+            OSError, match=re.escape("cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'")
+        ):
+            run_sweep(quick_runs([None]), dask="tcp://127.0.0.1:9", progress=False)

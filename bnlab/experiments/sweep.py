@@ -385,7 +385,11 @@ def run_on_dask(runs: Sequence[Run], address: Any, finish: Callable[[Record], No
     except ImportError:
         raise ImportError("dask=... needs dask.distributed: pip install 'bnlab[dask]'") from None
 
-    with Client(address) as client:  # closing the client leaves the cluster running
+    try:
+        client = Client(address)
+    except OSError as error:  # TimeoutError included: nothing answers at that address
+        raise OSError(f"dask: cannot reach a Dask scheduler at {address!r} ({error})") from None
+    with client:  # closing the client leaves the cluster running
         futures = {
             client.submit(call_run, run.fn, run.kwargs, run.key, run.label, pure=False): run
             for run in runs
