@@ -11,8 +11,8 @@ the median speed-up; target >= 1.7x with 2 jobs on 2 cores.
 
 Other processes on the machine take cores from the workers (and a virtual machine's cores may
 share a physical one), so each sweep also reports the cores it actually got: CPU seconds per
-wall second (this process's for the serial sweep, the workers' for the parallel one; ideal 1
-and ``jobs``). A speed-up well under the cores the workers got is the runner's fault; a
+wall second (this process's for the serial sweep, with the workers' for the parallel one;
+ideal 1 and ``jobs``), and the CPU seconds themselves (the workers' extra: start-up). A speed-up well under the cores the workers got is the runner's fault; a
 speed-up near them, under the target, is the busy machine's. The load average before and after
 is printed too.
 """
@@ -87,7 +87,9 @@ def main() -> None:
         print(
             f"  repeat {repeat + 1}: serial {format_time(serial_seconds)} on "
             f"{serial_cores:.2f} cores, --jobs {args.jobs} {format_time(parallel_seconds)} on "
-            f"{parallel_cores:.2f} cores: speed-up {ratios[-1]:.2f}x (numbers identical)"
+            f"{parallel_cores:.2f} cores: speed-up {ratios[-1]:.2f}x (numbers identical); "
+            f"CPU seconds {serial_seconds * serial_cores:.1f} serial, "
+            f"{parallel_seconds * parallel_cores:.1f} with workers"
         )
     print(f"load average (1, 5, 15 min) after:  {load()}")
     print(
