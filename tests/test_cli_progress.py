@@ -16,9 +16,11 @@ EPOCH_LINE = re.compile(r"^(?P<name>[\w-]+): run (?P<run>\d+), epoch (?P<epoch>\
 
 @pytest.mark.parametrize("name", TRAINING_EXPERIMENTS)
 def test_a_line_per_epoch_of_every_run_when_not_a_terminal(name, tmp_path, capsys):
-    assert main(["experiment", name, "--quick", "--out", str(tmp_path)]) == 0
+    in_process = ["--jobs", "1"] if name == "weight-scale" else []  # a sweep's runs, here
+    assert main(["experiment", name, "--quick", "--out", str(tmp_path), *in_process]) == 0
     out, err = capsys.readouterr()  # captured: not a terminal
-    lines = [EPOCH_LINE.match(line) for line in err.splitlines()]
+    sweep_line = re.compile(r"^\w+: run \d+/\d+ ")  # a sweep's line per finished run
+    lines = [EPOCH_LINE.match(line) for line in err.splitlines() if not sweep_line.match(line)]
     assert lines and all(lines), err
     assert {line["name"] for line in lines} == {name}
     runs = {}
@@ -28,6 +30,18 @@ def test_a_line_per_epoch_of_every_run_when_not_a_terminal(name, tmp_path, capsy
     for epochs in runs.values():  # every epoch of every run, in order
         assert [e for e, _ in epochs] == list(range(1, epochs[0][1] + 1)), epochs
     assert "run 1, epoch" not in out  # stdout keeps the results alone
+
+
+def test_a_sweep_in_workers_prints_a_line_per_finished_run_when_not_a_terminal(tmp_path, capsys):
+    assert (
+        main(["experiment", "weight-scale", "--quick", "--jobs", "2", "--out", str(tmp_path)]) == 0
+    )
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    runs = [re.match(r"^weight_scale: run (\d+)/(\d+) \((.+)\) ok; best ", line) for line in lines]
+    assert runs and all(runs), err
+    assert [int(m[1]) for m in runs] == list(range(1, int(runs[0][2]) + 1))
+    assert "\r" not in err  # no bar drawn into a log
 
 
 def test_bars_on_a_terminal(tmp_path, capsys, monkeypatch):

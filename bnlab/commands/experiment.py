@@ -2,7 +2,8 @@
 
 Reruns an experiment from the study notes with its Config, the quick one, or either with some
 fields changed: ``--set batch_size=256 --set update_rule=sgd`` parses each value by the
-field's type.
+field's type. Sweep experiments also take ``--jobs N``, ``--dask ADDRESS`` and ``--resume``
+(:mod:`bnlab.experiments.sweep`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from bnlab.commands.arguments import check_output_folder, check_range, count
+from bnlab.commands.arguments import UsageError, check_output_folder, check_range, count
 
 HELP = "run one of the study notes' experiments and write its figures (see --list)"
 
@@ -40,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="change one field of the experiment's Config (repeatable; the fields are printed "
         "at the start of every run)",
     )
+    from bnlab.experiments.sweep import add_sweep_arguments
+
+    add_sweep_arguments(parser)
 
 
 def parse_field(value: str, annotation: Any) -> Any:
@@ -113,10 +117,22 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, seed=args.seed)
     config = apply_settings(config, args.set)
     check_output_folder("--out", args.out)
+    from bnlab.experiments.sweep import sweep_options, takes_sweep_options
+
+    run_options = {}
+    if takes_sweep_options(module.run):
+        run_options["sweep"] = sweep_options(args, args.out)
+    elif args.jobs is not None or args.dask is not None or args.resume:
+        raise UsageError(f"--jobs, --dask and --resume are for sweeps; {args.name} is not one")
     print(f"== {args.name}{' (quick)' if args.quick else ''}: {config}")
     start = time.perf_counter()
-    with show_progress(args.name):  # bars on a terminal, a line per epoch otherwise
-        result = module.run(config)
+    try:
+        with show_progress(args.name):  # bars on a terminal, a line per epoch otherwise
+            result = module.run(config, **run_options)
+    except KeyboardInterrupt:
+        if run_options:
+            print(f"== interrupted; finished runs are kept in {args.out}: add --resume to continue")
+        raise
     elapsed = time.perf_counter() - start
     figures = module.plot(result, Path(args.out))
     print(module.summarize(result))

@@ -10,6 +10,8 @@ modules star-import the layers, which notebooks then call; bnlab keeps the two a
 - :mod:`bnlab.nets.registry`: the layer functions the nets are made of, by setting name
 - :mod:`bnlab.nets.weights`: the initial weights
 - the nets: :mod:`~bnlab.nets.fc_net`, :mod:`~bnlab.nets.cnn`, :mod:`~bnlab.nets.lenet`
+- :func:`recompute_bn_statistics` (:mod:`bnlab.nets.population`): batchnorm's population
+  statistics for inference, averaged over training batches (the BN paper's section 3.1)
 """
 
 from bnlab.nets.builder import NetBuilder
@@ -17,6 +19,7 @@ from bnlab.nets.cnn import ThreeLayerConvNet
 from bnlab.nets.fc_net import FullyConnectedNet, TwoLayerNet
 from bnlab.nets.lenet import LeNet
 from bnlab.nets.model import ChainNet, Layer
+from bnlab.nets.population import recompute_bn_statistics
 
 __all__ = [
     "ChainNet",
@@ -26,4 +29,5 @@ __all__ = [
     "NetBuilder",
     "ThreeLayerConvNet",
     "TwoLayerNet",
+    "recompute_bn_statistics",
 ]
