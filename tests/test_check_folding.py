@@ -59,3 +59,54 @@ def test_classic_dropout_backward_with_the_templates_test_line_is_not_an_error(t
     assert result["dropout_forward"].kinds == ["do_vanilla_dropout"]
     assert result["dropout_backward"].findings == [], str(result["dropout_backward"])
     assert result.exit_status == 0  # classic dropout is latent: consistent, only not inverted
+
+
+def test_a_backward_after_an_unexplained_wrong_forward_says_to_fix_the_forward(tmp_path: Path):
+    # the forward divides by 2 sqrt(var + eps): no catalogued kind, and the backward's
+    # staged graph below does not follow it exactly
+    mistake = MISTAKES[0]._replace(edits=(), append=BN_DOUBLED_STD)
+    path = tmp_path / "layers.py"
+    path.write_text(source(mistake))
+    result = check_target(str(path), only=["batchnorm_forward", "batchnorm_backward"])
+    assert "fwd_wrong" in result["batchnorm_forward"].kinds
+    (entry,) = result["batchnorm_backward"].findings
+    assert entry["kind"] == "bwd_wrong"
+    assert "fix the forward first" in entry["message"]
+
+
+def test_code_names_keep_their_case_in_messages(tmp_path: Path):
+    (mistake,) = [m for m in MISTAKES if m.kind == "relu_mutates_input"][:1]
+    path = tmp_path / "layers.py"
+    path.write_text(source(mistake))
+    (entry,) = check_target(str(path), only=list(mistake.functions))[mistake.functions[0]].findings
+    assert entry["message"].startswith("relu overwrites"), entry["message"]
+
+
+BN_DOUBLED_STD = """
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    eps = bn_param.get("eps", 1e-5)
+    mu = x.mean(axis=0)
+    xmu = x - mu
+    var = np.mean(xmu**2, axis=0)
+    sqrtvar = 2 * np.sqrt(var + eps)
+    xhat = xmu / sqrtvar
+    cache = (xhat, gamma, xmu, 1 / sqrtvar, sqrtvar, var, eps)
+    return gamma * xhat + beta, cache
+
+
+def batchnorm_backward(dout, cache):
+    xhat, gamma, xmu, ivar, sqrtvar, var, eps = cache
+    N, D = dout.shape
+    dbeta = np.sum(dout, axis=0)
+    dgamma = np.sum(dout * xhat, axis=0)
+    dxhat = dout * gamma
+    divar = np.sum(dxhat * xmu, axis=0)
+    dxmu1 = dxhat * ivar
+    dsqrtvar = -1.0 / (sqrtvar**2) * divar
+    dvar = 0.5 / np.sqrt(var + eps) * dsqrtvar
+    dxmu2 = 2 * xmu * np.ones((N, D)) * dvar / N
+    dmu = -np.sum(dxmu1 + dxmu2, axis=0)
+    dx = dxmu1 + dxmu2 + dmu / N
+    return dx, dgamma, dbeta
+"""

@@ -286,7 +286,13 @@ def check_norm_backward(
             f"mistake: fix the forward first, then check {name} again.",
             caused_by=spec.forward,
         )
-    return named("bwd_wrong", f"Wrong: {differs}." + callees(pair.backward, name))
+    first = (
+        f" Your {spec.forward} is wrong too (fwd_wrong), and this backward works on its cache:"
+        " fix the forward first, then check again."
+        if forward_kind == "fwd_wrong"
+        else ""
+    )
+    return named("bwd_wrong", f"Wrong: {differs}." + first + callees(pair.backward, name))
 
 
 def _dtype(pair: _Pair, rng, spec: Spec) -> list[Finding]:
