@@ -130,7 +130,22 @@ def check_affine_backward(fns: dict, name: str, options: dict) -> list[Finding]:
                 break
             raise
         dout_copy = dout.copy()
-        result = call(name, fns[name], dout_copy, cache)
+        try:
+            result = call(name, fns[name], dout_copy, cache)
+        except StudentCrash as crash:
+            if len(shape) == 2:
+                raise
+            # fine on (N, D), a crash on (N, d1, d2): x is used without its reshape to (N, D)
+            findings.append(
+                finding(
+                    "affine_no_flatten",
+                    f"(fine on a 2-D x; on a 3-D x {crash}, at {crash.where}).",
+                    input=description,
+                    got=str(crash),
+                    expected="dx of x's shape, dw of w's shape",
+                )
+            )
+            break
         if not np.array_equal(dout_copy, dout):
             findings.append(finding("input_mutated", f"({name} changed dout).", input="dout"))
         if not (isinstance(result, tuple | list) and len(result) == 3):
@@ -150,6 +165,18 @@ def check_affine_backward(fns: dict, name: str, options: dict) -> list[Finding]:
                     )
                 )
                 got = np.reshape(got, x.shape)
+            if label == "dw" and len(shape) > 2 and np.shape(got) != w.shape:
+                findings.append(
+                    finding(
+                        "affine_no_flatten",
+                        "(in dw).",
+                        fix="dw = x.reshape(x.shape[0], -1).T @ dout  # (D, M)",
+                        input=description,
+                        got=f"dw.shape = {np.shape(got)}",
+                        expected=f"dw.shape = {w.shape}",
+                    )
+                )
+                continue
             findings += _compare(name, label, got, expected, description, "bwd_wrong")
         if findings:
             break

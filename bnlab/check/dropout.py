@@ -227,7 +227,12 @@ def check_dropout_backward(fns: dict, name: str, options: dict) -> list[Finding]
             findings.append(finding("input_mutated", "(dout changed).", input="dout"))
         expected = dout * _mask(x, out)
         got = np.asarray(dx, dtype=np.float64)
-        if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-6, atol=1e-12):
+        # test mode: dx = dout is right even after a forward that scales by p at test time
+        # (classic dropout, named on the forward): it is the template's own line
+        allowed = [expected] + ([dout] if mode == "test" else [])
+        if not any(
+            got.shape == e.shape and np.allclose(got, e, rtol=1e-6, atol=1e-12) for e in allowed
+        ):
             got_text, expected_text = first_difference("dx", got, expected)
             findings.append(
                 finding(

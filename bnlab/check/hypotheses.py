@@ -226,4 +226,26 @@ def sbn_backward(x, gamma, dout, eps=EPS):
     return {
         "truth": [bn_backward_closed(x, gamma, dout, SBN_AXES, eps=eps)],
         "sbn_bwd_count": [bn_backward_closed(x, gamma, dout, SBN_AXES, count=N, eps=eps)],
+        "sbn_reshape_without_transpose": _sbn_backward_scrambled(x, gamma, dout, eps),
     }
+
+
+def _sbn_backward_scrambled(x, gamma, dout, eps=EPS) -> list[tuple[np.ndarray, ...]]:
+    """A correct forward's cache, but dout or dx reshaped between (N, C, H, W) and (N*H*W, C)
+    without the transpose (dout.reshape(-1, C), or dx_flat.reshape(N, C, H, W)), or both."""
+    N, C, H, W = x.shape
+
+    def to_rows(a, transpose):
+        return a.transpose(0, 2, 3, 1).reshape(-1, C) if transpose else a.reshape(-1, C)
+
+    def back(a, transpose):
+        return a.reshape(N, H, W, C).transpose(0, 3, 1, 2) if transpose else a.reshape(x.shape)
+
+    x_rows = to_rows(x, True)  # the forward transposed correctly: its cache is per channel
+    variants = []
+    for dout_t, dx_t in ((False, True), (True, False), (False, False)):
+        dx, dgamma, dbeta = bn_backward_closed(
+            x_rows, gamma, to_rows(dout, dout_t), BN_AXES, eps=eps
+        )
+        variants.append((back(dx, dx_t), dgamma, dbeta))
+    return variants

@@ -199,6 +199,14 @@ def _difference(pair: _Pair, grads, truth) -> tuple[str, str, str]:
     return text, got, expected
 
 
+# what a backward-only variant of a forward kind means in the backward
+BACKWARD_DETAIL = {
+    "sbn_reshape_without_transpose": "Here in the backward: dout must go through "
+    "dout.transpose(0, 2, 3, 1).reshape(-1, C), and dx come back through "
+    "dx.reshape(N, H, W, C).transpose(0, 3, 1, 2).",
+}
+
+
 def check_norm_backward(
     fns: dict, name: str, options: dict, spec: Spec | None = None
 ) -> list[Finding]:
@@ -226,7 +234,7 @@ def check_norm_backward(
     if spec.backward_mistakes is not None:
         for kind, variants in spec.backward_mistakes(x, gamma, dout).items():
             if kind != "truth" and any(pair.agree(grads, v, RTOL) for v in variants):
-                return named(kind)
+                return named(kind, BACKWARD_DETAIL.get(kind, ""))
     forward_hyps = spec.train(x, gamma, beta)
     forward_kind = None
     if not close(out, forward_hyps["truth"][0]):
@@ -278,7 +286,13 @@ def check_norm_backward(
             f"mistake: fix the forward first, then check {name} again.",
             caused_by=spec.forward,
         )
-    return named("bwd_wrong", f"Wrong: {differs}." + callees(pair.backward, name))
+    first = (
+        f" Your {spec.forward} is wrong too (fwd_wrong), and this backward works on its cache:"
+        " fix the forward first, then check again."
+        if forward_kind == "fwd_wrong"
+        else ""
+    )
+    return named("bwd_wrong", f"Wrong: {differs}." + first + callees(pair.backward, name))
 
 
 def _dtype(pair: _Pair, rng, spec: Spec) -> list[Finding]:

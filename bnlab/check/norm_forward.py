@@ -16,6 +16,7 @@ from bnlab.check import hypotheses as hyp
 from bnlab.check.kinds import BN_TEST
 from bnlab.check.probing import (
     Finding,
+    NotImplementedStub,
     StudentCrash,
     call,
     callees,
@@ -371,7 +372,65 @@ def check_batchnorm_forward(fns: dict, name: str, options: dict) -> list[Finding
     kinds = {f.kind for f in findings}
     if "bn_var_ddof1" in kinds:  # the running variance follows the same unbiased variance
         findings = [f for f in findings if f.kind != "run_var_unbiased"]
+    if spatial:
+        findings = _fold_grouping(findings)
+        findings = _fold_into_callee(fns, name, "batchnorm_forward", findings, options)
     return _dedupe(findings, fn, name)
+
+
+SBN_GROUPING = ("sbn_stats_per_pixel", "sbn_stats_per_example", "sbn_reshape_without_transpose")
+
+
+def _fold_grouping(findings: list[Finding]) -> list[Finding]:
+    """Wrong spatial grouping makes test mode and the running statistics wrong too: one finding."""
+    grouping = next((f for f in findings if f.kind in SBN_GROUPING), None)
+    if grouping is None:
+        return findings
+    folded = [f for f in findings if f.kind in ("fwd_wrong", "run_stats_wrong")]
+    if not folded:
+        return findings
+    grouping.message = grouping.message.replace(
+        " Correct:",
+        " Test mode and the running statistics use the same wrong grouping, so they are wrong"
+        " too: fix the grouping first. Correct:",
+        1,
+    )
+    return [f for f in findings if not any(f is g for g in folded)]
+
+
+def _fold_into_callee(
+    fns: dict, name: str, callee: str, findings: list[Finding], options: dict
+) -> list[Finding]:
+    """A mistake that comes from the student's own ``callee`` (which name calls) is marked so.
+
+    A spatial batchnorm built on the student's batchnorm_forward inherits its mistakes: the
+    finding keeps its kind and says where to fix it, with ``caused_by`` in the JSON.
+    """
+    import inspect
+    import re
+
+    errors = [f for f in findings if f.severity == "error" and f.kind not in SBN_GROUPING]
+    if callee not in fns or fns[callee] is fns[name] or not errors:
+        return findings
+    try:
+        if not re.search(rf"\b{callee}\s*\(", inspect.getsource(fns[name])):
+            return findings
+    except (OSError, TypeError):
+        return findings
+    from bnlab.check.registry import check_for
+
+    try:
+        own = {f.kind for f in check_for(callee)(fns, callee, options) if f.severity == "error"}
+    except (StudentCrash, NotImplementedStub):
+        return findings
+    for f in errors:
+        if f.kind in own:
+            f.message = (
+                f"Your {name} calls your {callee}, which has this mistake: fix it there. "
+                + (f.message)
+            )
+            f.extra["caused_by"] = callee
+    return findings
 
 
 def check_layernorm_forward(fns: dict, name: str, options: dict) -> list[Finding]:

@@ -63,7 +63,7 @@ class Finding:
 def _sentence(text: str) -> str:
     """Capitalise the first word, unless it is a name from the code (x, p, dgamma, run_...)."""
     word = text.split(" ", 1)[0]
-    code_names = ("dx", "dw", "db", "dgamma", "dbeta")
+    code_names = ("dx", "dw", "db", "dgamma", "dbeta", "relu")
     if len(word) > 1 and word.isalpha() and word.islower() and word not in code_names:
         return text[0].upper() + text[1:]
     return text

@@ -181,4 +181,11 @@ def read_weights(path: str) -> dict[str, float]:
         isinstance(v, int | float) and not isinstance(v, bool) for v in data.values()
     ):
         raise ValueError(f"{path}: expected a table of function name -> number, got {data!r}")
+    from bnlab.check.registry import CHECKS
+
+    unknown = [str(k) for k in data if k not in CHECKS]
+    if unknown:  # a misspelt name would silently score nothing
+        raise ValueError(
+            f"{path}: unknown function {unknown[0]!r}: expected one of {', '.join(CHECKS)}"
+        )
     return {str(k): float(v) for k, v in data.items()}

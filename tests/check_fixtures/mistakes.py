@@ -420,6 +420,31 @@ MISTAKES = [
         ("affine_forward",),
         (("x_flat = x.reshape(x.shape[0], -1)\n    out", "x_flat = x\n    out"),),
     ),
+    Mistake(  # only dw forgets the reshape: the forward is right
+        "affine_no_flatten",
+        ("affine_backward",),
+        (("    dw = x_flat.T.dot(dout)\n", "    dw = x.T.dot(dout)\n"),),
+    ),
+    Mistake(  # fine on (N, D), a crash on (N, d1, d2)
+        "affine_no_flatten",
+        ("affine_backward",),
+        (
+            (
+                "    x_flat = x.reshape(x.shape[0], -1)\n    dx",
+                "    N, D = x.shape\n    x_flat = x.reshape(N, D)\n    dx",
+            ),
+        ),
+    ),
+    Mistake(  # a correct forward; only the backward reshapes dout without the transpose
+        "sbn_reshape_without_transpose",
+        ("spatial_batchnorm_backward",),
+        (
+            (
+                "dout_flat = dout.transpose(0, 2, 3, 1).reshape(-1, C)",
+                "dout_flat = dout.reshape(-1, C)",
+            ),
+        ),
+    ),
     Mistake(
         "relu_mutates_input",
         ("relu_forward",),
