@@ -17,6 +17,7 @@ Anything else is a bug in bnlab and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -104,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("BNLAB_DEBUG", "") not in ("", "0")
     try:
         return int(args._run(args) or 0)
+    except BrokenPipeError:  # `bnlab check ... | head` closed the pipe: stop quietly, as cat does
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, a shell's status for a command whose reader went away
     except (Exception, KeyboardInterrupt) as error:
         status = exit_status(error)
         if status is None:

@@ -261,3 +261,15 @@ def test_a_bad_checkpoint_prefix_is_refused_before_any_work(tmp_path, capsys):
     assert main([*argv, "--checkpoint", str(file / "run")]) == 2
     printed, err = one_error_line(capsys)
     assert printed == "" and f"--checkpoint '{file}'" in err
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`bnlab check ... | head`: the pipe closes; no error line, the shell's status for SIGPIPE."""
+    from bnlab.commands import gradcheck
+
+    def closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(gradcheck, "run", closed_pipe)
+    assert main(["gradcheck", "--list"]) == 141
+    assert capsys.readouterr().err == ""
