@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab._safe_pickle import NUMPY_GLOBALS
 from bnlab.data.locate import CIFAR10_BATCHES, locate
 from bnlab.data.preprocess import (
     check_count,
@@ -46,21 +47,10 @@ CIFAR10_CLASSES = [
 IMAGE_SHAPE = (3, 32, 32)  # (C, H, W), the order of a row of ``data``
 _FETCH_HINT = "get a fresh copy with: bnlab data fetch cifar10"
 
-# what a pickled numpy array needs, in numpy 1.x and 2.x and from Python 2 and 3
-_ALLOWED_GLOBALS = {
-    (module, name)
-    for core in ("numpy.core", "numpy._core")
-    for module, name in (
-        (f"{core}.multiarray", "_reconstruct"),
-        (f"{core}.multiarray", "scalar"),
-        (f"{core}.numeric", "_frombuffer"),
-    )
-} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
-
 
 class _ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _ALLOWED_GLOBALS:
+        if (module, name) not in NUMPY_GLOBALS:
             raise pickle.UnpicklingError(
                 f"refusing to load {module}.{name}: a CIFAR-10 batch holds only arrays and lists"
             )

@@ -52,6 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from bnlab._safe_pickle import NUMPY_GLOBALS
+
 
 @dataclass(frozen=True)
 class Key:
@@ -265,16 +267,6 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-# What a pickled numpy array, dtype or scalar needs, in numpy 1.x and 2.x.
-NUMPY_GLOBALS = {
-    (module, name)
-    for core in ("numpy.core", "numpy._core")
-    for module, name in (
-        (f"{core}.multiarray", "_reconstruct"),
-        (f"{core}.multiarray", "scalar"),
-        (f"{core}.numeric", "_frombuffer"),
-    )
-} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 SAFE_BUILTINS = {"set", "frozenset", "complex", "slice", "range", "bytearray"}
 # Packages whose own classes and functions a checkpoint may name: the models and the
 # update rules. None of them touches files or processes.
