@@ -87,6 +87,21 @@ def torch_single_thread() -> object | None:
     return torch
 
 
+def torch_forward_backward(torch, module, x, dout) -> Callable[[], object]:
+    """One forward and backward of a PyTorch ``module`` in train mode on numpy ``x``, ``dout``."""
+    module.train()
+    x_t = torch.from_numpy(x).requires_grad_(True)
+    dout_t = torch.from_numpy(dout)
+
+    def step() -> object:
+        x_t.grad = None
+        module.zero_grad(set_to_none=True)
+        module(x_t).backward(dout_t)
+        return x_t.grad
+
+    return step
+
+
 def benchmark_parser(doc: str) -> argparse.ArgumentParser:
     """An argument parser with the options every benchmark takes (add your own, then parse)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])

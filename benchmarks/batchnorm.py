@@ -30,6 +30,7 @@ from _timing import (  # noqa: E402
     benchmark_parser,
     compare,
     format_time,
+    torch_forward_backward,
     torch_single_thread,
 )
 
@@ -85,17 +86,7 @@ def bnlab_step(x: np.ndarray, dout: np.ndarray, fast: bool) -> Callable[[], obje
 def torch_step(torch, x: np.ndarray, dout: np.ndarray) -> Callable[[], object]:
     C = x.shape[1]
     layer = torch.nn.BatchNorm2d(C) if x.ndim == 4 else torch.nn.BatchNorm1d(C)
-    layer.train()
-    x_t = torch.from_numpy(x).requires_grad_(True)
-    dout_t = torch.from_numpy(dout)
-
-    def step() -> object:
-        x_t.grad = None
-        layer.zero_grad(set_to_none=True)
-        layer(x_t).backward(dout_t)
-        return x_t.grad
-
-    return step
+    return torch_forward_backward(torch, layer, x, dout)
 
 
 def main() -> int:

@@ -30,6 +30,7 @@ from _timing import (  # noqa: E402
     benchmark_parser,
     compare,
     format_time,
+    torch_forward_backward,
     torch_single_thread,
 )
 
@@ -76,17 +77,8 @@ def torch_step(torch, x, w, b, dout) -> Callable[[], object]:
     with torch.no_grad():
         linear.weight.copy_(torch.from_numpy(w.T.copy()))
         linear.bias.copy_(torch.from_numpy(b))
-    layer = torch.nn.Sequential(linear, bn, torch.nn.ReLU()).train()
-    x_t = torch.from_numpy(x).requires_grad_(True)
-    dout_t = torch.from_numpy(dout)
-
-    def step() -> object:
-        x_t.grad = None
-        layer.zero_grad(set_to_none=True)
-        layer(x_t).backward(dout_t)
-        return x_t.grad
-
-    return step
+    layer = torch.nn.Sequential(linear, bn, torch.nn.ReLU())
+    return torch_forward_backward(torch, layer, x, dout)
 
 
 def main() -> int:
