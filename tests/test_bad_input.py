@@ -1,6 +1,8 @@
 """Bad input to the core layers: a ValueError or TypeError whose message names the argument
 and shows what was expected and what was given -- never a bare numpy broadcasting error."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -136,8 +138,10 @@ CASES = [
      ["y", "integer", "float64"]),
     ("svm label list", lambda: svm_loss(SCORES, [0, 1, 2, 0]), TypeError, ["y", "ndarray", "list"]),
     ("mse target shape", lambda: mse_loss(SCORES, np.zeros(4)), ValueError,
-     ["y", "(4, 3)", "(4,)"]),
+     ["y", "(4, 3)", "(or (4,) when x has one column), got (4,)"]),
     ("mse target type", lambda: mse_loss(SCORES, "zeros"), TypeError, ["y", "str"]),
+    ("mse target of strings", lambda: mse_loss(SCORES, np.full((4, 3), "a")), TypeError,
+     ["y", "numeric numpy ndarray"]),
     # a loss is a mean over the batch: an empty one has none (numpy would give nan)
     ("softmax empty batch", lambda: softmax_loss(SCORES[:0], np.zeros(0, int)), ValueError,
      ["x", "empty batch", "(0, 3)"]),
@@ -178,7 +182,12 @@ CASES = [
     ("affine int w", lambda: affine_forward(X, np.ones((5, 2), np.int64), np.ones(2)), TypeError,
      ["w", "float32 or float64", "int64"]),
     ("leaky_relu slope", lambda: leaky_relu_forward(X, float("nan")), ValueError,
-     ["negative_slope", "finite", "nan"]),
+     ["negative_slope", "a finite number", "nan"]),
+    ("leaky_relu list x", lambda: leaky_relu_forward([1.0]), TypeError, ["x", "ndarray", "list"]),
+    ("sigmoid list x", lambda: sigmoid_forward([1.0]), TypeError, ["x", "ndarray", "list"]),
+    ("tanh list x", lambda: tanh_forward([1.0]), TypeError, ["x", "ndarray", "list"]),
+    ("dropout list x", lambda: dropout_forward([1.0], {"keep_prob": 0.5, "mode": "train"}),
+     TypeError, ["x", "ndarray", "list"]),
     ("sandwich w",
      lambda: affine_bn_relu_forward(X, np.ones((4, 3)), ZEROS3, ONES3, ZEROS3, train()),
      ValueError, ["w", "D = 5", "(4, 3)"]),
@@ -204,6 +213,9 @@ def test_bad_input_is_named_with_expected_and_actual(call, error, fragments):
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in message: {message}"
+    # the argument's name as a whole word: not inside a longer, wrong name
+    name = fragments[0]
+    assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", message), f"{name!r} in {message}"
 
 
 def test_train_mode_needs_two_values_but_test_mode_takes_one():

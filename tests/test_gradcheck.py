@@ -532,3 +532,83 @@ def test_float32_copy_ignored_by_f_is_an_error_not_a_zero_gradient():
     with pytest.warns(UserWarning, match="float32"):
         with pytest.raises(ValueError, match="f ignores the float64 copy"):
             eval_numerical_gradient(lambda _: float(np.sum(w**2)), w, verbose=False)
+
+
+# --- what the checker shows: its table, its defaults, its names --------------------------
+
+
+def test_format_table_prints_one_aligned_row_per_input():
+    from bnlab.gradcheck.check_layer import GradCheckReport, InputCheck, format_table
+
+    def row(name, rel, abs_error, atol, passed):
+        return InputCheck(name, rel, abs_error, atol, passed, np.zeros(1), np.zeros(1))
+
+    reports = [
+        GradCheckReport("scale", [row("x", 1e-9, 1e-12, 1e-10, True),
+                                  row("w", 0.5, 0.1, 1e-10, False),
+                                  row("b", 3e-3, 2e-9, 1e-8, True)], tol=1e-7),
+        GradCheckReport("loss", [row("x", 1e-7, 1e-9, 1e-8, True)], tol=1e-7),  # exactly tol: ok
+    ]  # fmt: skip
+    assert format_table(reports).splitlines() == [
+        "layer  argument  max rel error  pass",
+        "------------------------------------",
+        "scale  x         1.00e-09       ok",
+        "       w         5.00e-01       FAIL",  # the layer's name once per group
+        "       b         3.00e-03       ok (abs error 2e-09 <= 1e-08)",
+        "loss   x         1.00e-07       ok",
+    ]
+
+
+def cube_loss(x, y):
+    """sum(x^3) with dx = 3 x^2: its central difference is 3 x^2 + h^2, so h shows"""
+    return np.sum(x**3), 3 * x**2
+
+
+def test_check_loss_honours_h_and_tol_names_an_anonymous_loss_and_prints_nothing(capsys):
+    import functools
+
+    x = rng(3).standard_normal((2, 3))
+    report = check_loss(functools.partial(cube_loss), x, None, h=1e-2, tol=1e-3)
+    assert report.layer == "loss"  # a partial has no __name__
+    assert report.tol == 1e-3
+    np.testing.assert_allclose(report["x"].numerical, 3 * x**2 + 1e-4, rtol=1e-8)
+    assert capsys.readouterr().out == ""
+    assert check_loss(cube_loss, x, None, name="cubes").layer == "cubes"
+
+
+def test_check_loss_float32_warning_states_h():
+    x32 = rng().standard_normal((2, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"^x is float32: .* h=0\.001 "):
+        check_loss(cube_loss, x32, None, h=1e-3)
+    with pytest.warns(UserWarning, match=r"^x is float32: .* h=0\.001 "):
+        grad_check_sparse(lambda v: cube_loss(v, None)[0], x32, 3 * x32**2, h=1e-3,
+                          verbose=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: check_loss(cube_loss, [1.0], None), "x must be a numpy ndarray, got list"),
+        (lambda: eval_numerical_gradient(np.sum, [1.0], verbose=False),
+         "x must be a numpy ndarray, got list"),
+        (lambda: grad_check_sparse(np.sum, [1.0], np.ones(1)), "x must be a numpy ndarray, got list"),
+        (lambda: grad_check_sparse(np.sum, np.ones(1), [1.0]),
+         "analytic_grad must be a numpy ndarray, got list"),
+    ],
+)  # fmt: skip
+def test_bad_input_message_starts_with_the_arguments_name(call, message):
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        call()
+
+
+def test_a_zero_gradient_of_a_float64_x_is_a_result_not_an_error():
+    # only a float32 x checked on a copy makes an all-zero gradient suspicious
+    grad = eval_numerical_gradient(lambda v: 3.0, np.ones(4), verbose=False)
+    np.testing.assert_array_equal(grad, np.zeros(4))
+
+
+def test_grad_check_sparse_checks_ten_entries_by_default(capsys):
+    x = rng().standard_normal((3, 4))
+    errors = grad_check_sparse(lambda v: cube_loss(v, None)[0], x, 3 * x**2, seed=0)
+    assert errors.shape == (10,)  # cs231n's num_checks=10
+    assert len(capsys.readouterr().out.splitlines()) == 10
