@@ -6,6 +6,8 @@ Toy layers written here have known gradients, so each test knows whether the che
 pass or fail them.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -612,3 +614,78 @@ def test_grad_check_sparse_checks_ten_entries_by_default(capsys):
     errors = grad_check_sparse(lambda v: cube_loss(v, None)[0], x, 3 * x**2, seed=0)
     assert errors.shape == (10,)  # cs231n's num_checks=10
     assert len(capsys.readouterr().out.splitlines()) == 10
+
+
+def cube_forward(x, gamma):
+    """out = gamma * x^3, elementwise; x: (N, D), gamma: (D,)"""
+    return gamma * x**3, (x, gamma)
+
+
+def cube_backward(dout, cache):
+    x, gamma = cache
+    return 3 * gamma * x**2 * dout, (dout * x**3).sum(0)
+
+
+def cube_inputs(seed=0):
+    r = rng(seed)
+    return {"x": r.standard_normal((3, 4)), "gamma": r.standard_normal(4)}
+
+
+def test_check_layer_honours_h_seed_wrt_and_names_an_anonymous_forward():
+    import functools
+
+    inputs = cube_inputs()
+    default = check_layer(cube_forward, cube_backward, inputs)
+    # the default seed is 0, and a seed repeats the same dout: the same numbers each call
+    for again in (check_layer(cube_forward, cube_backward, inputs, seed=0),
+                  check_layer(cube_forward, cube_backward, inputs)):  # fmt: skip
+        np.testing.assert_array_equal(again["x"].numerical, default["x"].numerical)
+    # the central difference of x^3 is 3 x^2 + h^2: h reaches the numerical gradient
+    coarse = check_layer(cube_forward, cube_backward, inputs, h=1e-2, tol=1e-3)
+    analytic, numerical = coarse["x"].analytic, coarse["x"].numerical
+    dout = analytic / (3 * inputs["gamma"] * inputs["x"] ** 2)
+    np.testing.assert_allclose(numerical, analytic + dout * inputs["gamma"] * 1e-4, rtol=1e-7)
+    only_gamma = check_layer(cube_forward, cube_backward, inputs, wrt="gamma")
+    assert [c.name for c in only_gamma.checks] == ["gamma"]
+    anonymous = check_layer(functools.partial(cube_forward), cube_backward, inputs)
+    assert anonymous.layer == "layer"
+
+
+def test_check_layer_reports_its_absolute_errors():
+    report = check_layer(cube_forward, cube_backward, cube_inputs())
+    for check in report.checks:
+        assert check.max_abs_error == np.max(np.abs(check.analytic - check.numerical))
+        # the absolute pass mark scales with the gradient (here < 1e3), not with 1
+        assert 0 < check.atol < 1e3 * report.tol
+
+
+def test_a_wrong_gradient_is_caught_however_small_it_is():
+    # dw = sum(dout * x) ~ 1e-8 here: doubled, its absolute error (~1e-8) is below tol itself,
+    # but its relative error is 1/3: the check must fail
+    inputs = scale_shift_inputs()
+    inputs["x"] = inputs["x"] * 1e-8
+    inputs["b"] = np.zeros(3)
+    report = check_layer(scale_shift_forward, scale_shift_backward_wrong_dw, inputs)
+    assert not report["w"].passed and report["x"].passed
+
+
+@pytest.mark.parametrize(
+    "forward, params, error, message",
+    [
+        (lambda x: [x, None], None, TypeError, "forward must return (out, cache), got list"),
+        (lambda x: (x, None, None), None, TypeError,
+         "forward must return (out, cache), got tuple of length 3"),
+        (lambda x: (x, None), [1], TypeError,
+         "params must be a dict of name -> value, e.g. {'bn_param': {'mode': 'train'}}, got list"),
+    ],
+)  # fmt: skip
+def test_check_layer_refuses_a_wrong_forward_or_params(forward, params, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}"):
+        check_layer(forward, lambda dout, cache: dout, {"x": np.ones(3)}, params)
+
+
+def test_rel_error_is_computed_in_float64_and_is_zero_for_empty_arrays():
+    a = np.array([1.0, 3.0], np.float32)
+    b = np.array([1.0 + 2**-23, 3.0 + 2**-22], np.float32)
+    assert rel_error(a, b) == rel_error(a.astype(np.float64), b.astype(np.float64))
+    assert rel_error(np.ones(0), np.ones(0)) == 0.0
