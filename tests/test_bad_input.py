@@ -165,6 +165,8 @@ CASES = [
     ("dropout seed", dropout(0.5, seed="zero"), TypeError, ["dropout_param['seed']", "str"]),
     # wrong-rank x
     ("bn 3-D x", bn(x=X4[0]), ValueError, ["x", "2-dimensional", "(3, 4, 4)"]),
+    ("bn_fast 4-D x", lambda: batchnorm_forward_fast(X4, ONES3, ZEROS3, train()), ValueError,
+     ["x", "2-dimensional", "(2, 3, 4, 4)"]),
     ("spatial 2-D x", spatial(x=X), ValueError, ["x", "4-dimensional", "(4, 5)"]),
     ("ln 1-D x", lambda: layernorm_forward(X[0], ONES5, ZEROS5, {}), ValueError,
      ["x", "2-dimensional", "(5,)"]),

@@ -67,6 +67,11 @@ def test_affine_known_values_and_flattening():
     np.testing.assert_allclose(out[0], [1 + 16.5, -1 + 18.0, 0.5 + 19.5], rtol=SAME_MATHS_RTOL)
 
 
+def test_affine_takes_a_1d_x_as_a_batch_of_scalars():
+    out, _ = affine_forward(np.arange(4.0), np.full((1, 2), 2.0), np.array([1.0, -1.0]))
+    np.testing.assert_array_equal(out, np.arange(4.0)[:, None] * 2 + [1.0, -1.0])
+
+
 def test_affine_backward_shapes_and_need_dx():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 2, 3))
