@@ -689,3 +689,23 @@ def test_rel_error_is_computed_in_float64_and_is_zero_for_empty_arrays():
     b = np.array([1.0 + 2**-23, 3.0 + 2**-22], np.float32)
     assert rel_error(a, b) == rel_error(a.astype(np.float64), b.astype(np.float64))
     assert rel_error(np.ones(0), np.ones(0)) == 0.0
+
+
+def test_catalog_entries_name_their_arguments_as_the_layer_does():
+    """`bnlab gradcheck` prints each argument's name: it must be the layer's own."""
+    import inspect
+
+    named = 0
+    for entry in catalog.CATALOG:
+        assert isinstance(entry.name, str) and entry.name
+        if not isinstance(entry, LayerCheck):
+            continue
+        parameters = list(inspect.signature(entry.forward).parameters)
+        if parameters == ["args"]:  # a composed chain takes *args
+            continue
+        named += 1
+        assert parameters == [*entry.inputs, *(entry.params or {})], entry.name
+        if "running statistics" in entry.note:  # test mode: bn_param brings its own
+            param = next(iter(entry.params.values()))
+            assert {"running_mean", "running_var"} <= set(param), entry.name
+    assert named >= 30
