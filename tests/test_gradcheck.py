@@ -709,3 +709,18 @@ def test_catalog_entries_name_their_arguments_as_the_layer_does():
             param = next(iter(entry.params.values()))
             assert {"running_mean", "running_var"} <= set(param), entry.name
     assert named >= 30
+
+
+def test_a_single_gradient_may_come_alone_or_in_a_tuple():
+    double = (lambda x: (2 * x, None), {"x": rng().standard_normal(3)})
+    for backward in (lambda dout, cache: 2 * dout, lambda dout, cache: (2 * dout,)):
+        assert check_layer(double[0], backward, double[1]).passed
+
+
+def test_a_backward_returning_too_few_gradients_is_told_what_it_returned():
+    inputs = scale_shift_inputs()
+    expected = "backward must return one gradient per input, in order (x, w, b): expected 3, got "
+    for backward, got in ((lambda dout, cache: dout, "ndarray"),
+                          (lambda dout, cache: (dout, dout), "2 values")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"^{re.escape(expected + got)}$"):
+            check_layer(scale_shift_forward, backward, inputs)
