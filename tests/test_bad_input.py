@@ -230,6 +230,8 @@ def test_train_mode_needs_two_values_but_test_mode_takes_one():
         X4[:1, :, :1, :1], ONES3, ZEROS3, {"mode": "test", **spatial_running}
     )
     assert out4.shape == (1, 3, 1, 1)
+    out, _ = batchnorm_forward(X[:2], ONES5, ZEROS5, train())  # two values: enough
+    assert out.shape == (2, 5)
     # one example, four pixels: m = N*H*W = 4 values per channel, enough for train mode
     out4, _ = spatial_batchnorm_forward(X4[:1, :, :2, :2], ONES3, ZEROS3, train())
     assert out4.shape == (1, 3, 2, 2)

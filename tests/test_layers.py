@@ -102,6 +102,9 @@ def test_caches_name_their_fields_and_unpack_as_in_cs231n():
     pool_param = {"pool_height": 3, "pool_width": 3, "stride": 1}
     _, cache = layers.max_pool_forward_naive(x4, pool_param)
     assert cache.x is x4 and cache.pool_param is pool_param
+    _, cache = layers.conv_forward_fast(x4, w4, b, {"pad": 1})
+    x_c, w_c, b_c, _, _ = cache  # cs231n's fast conv cache (x, w, b, conv_param, x_cols)
+    assert all(np.array_equal(a, e) for a, e in ((x_c, x4), (w_c, w4), (b_c, b)))
 
 
 # --- activations -----------------------------------------------------------------------
@@ -373,6 +376,15 @@ def test_dropout_rng_key_takes_a_generator():
 
 
 # --- losses ----------------------------------------------------------------------------
+
+
+def test_softmax_shifts_each_row_by_its_own_max():
+    # rows on scales 1000 apart: a shift by the global max would underflow the small row
+    x = np.array([[1000.0, 0.0], [0.0, 1.0]])
+    loss, dx = softmax_loss(x, np.array([0, 1]))
+    expected = (0.0 + np.log1p(np.exp(-1.0))) / 2  # -log p(correct) per row, averaged
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert np.isfinite(dx).all()
 
 
 def test_mse_takes_integer_targets_as_numbers():
