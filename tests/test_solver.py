@@ -619,6 +619,17 @@ def test_nan_reaching_a_batch_blames_the_data_not_the_learning_rate():
     assert "smaller learning rate" not in message
 
 
+def test_nan_regression_targets_reaching_a_batch_blame_x_and_y():
+    solver = make_solver(model=LinearModel(num_outputs=1, loss_type="mse"), data=regression_data())
+    solver.y_train[:] = np.nan  # after the check in __init__; X stays finite
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    message = str(caught.value)
+    assert message.startswith("training diverged: the loss is nan at epoch 1, iteration 1 of ")
+    assert "non-finite value(s): the data is bad" in message
+    assert message.endswith("look for NaN or inf in data['X_train'] and data['y_train'].")
+
+
 # -- bad data -------------------------------------------------------------------------------------
 
 
