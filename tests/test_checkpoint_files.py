@@ -123,6 +123,11 @@ def test_a_hostile_pickles_code_never_runs(tmp_path, good_checkpoint):
         ("bnlab.nets.model", "np"),
         ("bnlab.nets.model", "np.save"),
         ("bnlab.nets.model", "partial"),  # functools', imported there
+        ("subprocess", "Popen"),  # a class defined in its module, but not bnlab's
+        ("numpy", "memmap"),  # a numpy type, but not a scalar type: it writes files
+        ("numpy", "no_such_name"),
+        ("bnlab.nets", "no_such_name"),
+        ("os", "set"),  # a safe builtin's name, from another module
     ],
 )
 def test_only_bnlabs_own_classes_and_functions_are_resolved(tmp_path, module, name):
@@ -133,3 +138,11 @@ def test_only_bnlabs_own_classes_and_functions_are_resolved(tmp_path, module, na
         + b"\x8c" + bytes([len(name)]) + name.encode() + b"\x93."
     )  # fmt: skip
     assert f"refers to {module}.{name}, which bnlab does not load" in refused(path)
+
+
+def test_a_checkpoint_may_hold_builtin_sets_and_numpy_scalar_types(tmp_path, good_checkpoint):
+    checkpoint = {**load_checkpoint(good_checkpoint), "tags": {"a", "b"}, "dtype": np.float32}
+    path = tmp_path / "sets_epoch_1.pkl"
+    write_checkpoint(path, checkpoint)
+    loaded = load_checkpoint(path)
+    assert loaded["tags"] == {"a", "b"} and loaded["dtype"] is np.float32
