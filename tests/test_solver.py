@@ -11,6 +11,7 @@ import bnlab.solver.checkpoint as checkpoint_module
 import bnlab.solver.solver as solver_module
 from bnlab.fast import optim as fast_optim
 from bnlab.fast.ufunc_buffer import SMALL_BUFFER
+from bnlab.layers import softmax_loss
 from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
 from bnlab.solver.checkpoint import (
     CHECKPOINT_KEYS,
@@ -81,6 +82,24 @@ def test_train_restores_the_best_params_and_keeps_them_apart():
     assert solver.best_val_acc == solver.best_val_metric == max(solver.val_acc_history)
     assert_same_params(solver.model.params, snapshots[best])
     assert all(solver.best_params[k] is not solver.model.params[k] for k in solver.best_params)
+
+
+def test_a_model_without_bn_params_trains_and_gets_its_best_params_back():
+    # cs231n's own models (a TwoLayerNet without normalisation) have no bn_params attribute
+    class PlainSoftmax:
+        def __init__(self):
+            self.params = {"W": np.zeros((4, 3))}
+
+        def loss(self, X, y=None):
+            scores = X @ self.params["W"]
+            if y is None:
+                return scores
+            loss, dscores = softmax_loss(scores, y)
+            return loss, {"W": X.T @ dscores}
+
+    solver = make_solver(model=PlainSoftmax(), update_rule="sgd", num_epochs=3)
+    solver.train()
+    np.testing.assert_array_equal(solver.model.params["W"], solver.best_params["W"])
 
 
 def test_keyword_defaults_are_cs231ns():
