@@ -305,3 +305,21 @@ def test_nan_in_x_is_passed_through_not_refused(name):
     with np.errstate(invalid="ignore"):
         out, _ = call_norm(name, x, {"mode": "train"})
     assert np.isnan(out).any()
+
+
+@pytest.mark.parametrize("name", ["relu_backward", "sigmoid_backward", "tanh_backward"])
+@pytest.mark.parametrize(
+    "kind, got",
+    [("None", "None"), ("a tuple", "a tuple"),
+     ("another layer's cache", "a AffineCache from affine_forward")],
+)  # fmt: skip
+def test_an_elementwise_backward_says_what_it_got_instead_of_its_cache(name, kind, got):
+    cache = {"None": None, "a tuple": (np.ones(3), 1),
+             "another layer's cache": another_layers_cache(name)}[kind]  # fmt: skip
+    forward = forward_of(name)
+    message = (
+        f"{name} needs the cache from {forward} (the float ndarray it returns), got {got}: "
+        f"pass the cache that forward returned"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        BACKWARDS[name](np.ones((2, 2)), cache)
