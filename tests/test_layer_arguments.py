@@ -323,3 +323,12 @@ def test_an_elementwise_backward_says_what_it_got_instead_of_its_cache(name, kin
     )
     with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         BACKWARDS[name](np.ones((2, 2)), cache)
+
+
+def test_a_sandwich_backward_says_how_many_caches_it_needs():
+    message = (
+        "affine_relu_backward needs the cache affine_relu_forward returns (a tuple of 2), "
+        "got a tuple of 3, one per layer"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        bnlab.layers.affine_relu_backward(np.ones((2, 2)), (1, 2, 3))
