@@ -699,6 +699,8 @@ def test_unknown_keyword_is_refused_with_a_suggestion():
     with pytest.raises(TypeError) as caught:
         make_solver(colour="red")
     assert "'colour'; valid keywords: update_rule, optim_config, lr_decay," in str(caught.value)
+    with pytest.raises(TypeError, match=r"argument\(s\) 'colour', 'num_epoch' \(did you mean"):
+        make_solver(colour="red", num_epoch=3)
 
 
 def test_missing_and_mismatched_data():
