@@ -140,9 +140,16 @@ def test_only_bnlabs_own_classes_and_functions_are_resolved(tmp_path, module, na
     assert f"refers to {module}.{name}, which bnlab does not load" in refused(path)
 
 
-def test_a_checkpoint_may_hold_builtin_sets_and_numpy_scalar_types(tmp_path, good_checkpoint):
-    checkpoint = {**load_checkpoint(good_checkpoint), "tags": {"a", "b"}, "dtype": np.float32}
+def test_a_checkpoint_may_hold_builtin_sets_complex_numbers_and_numpy_scalar_types(
+    tmp_path, good_checkpoint
+):
+    checkpoint = {
+        **load_checkpoint(good_checkpoint),
+        "tags": {"a"},
+        "z": complex(1, 2),
+        "dtype": np.float32,
+    }
     path = tmp_path / "sets_epoch_1.pkl"
     write_checkpoint(path, checkpoint)
     loaded = load_checkpoint(path)
-    assert loaded["tags"] == {"a", "b"} and loaded["dtype"] is np.float32
+    assert loaded["tags"] == {"a"} and loaded["z"] == 1 + 2j and loaded["dtype"] is np.float32
