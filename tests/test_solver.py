@@ -84,22 +84,29 @@ def test_train_restores_the_best_params_and_keeps_them_apart():
     assert all(solver.best_params[k] is not solver.model.params[k] for k in solver.best_params)
 
 
-def test_a_model_without_bn_params_trains_and_gets_its_best_params_back():
-    # cs231n's own models (a TwoLayerNet without normalisation) have no bn_params attribute
-    class PlainSoftmax:
-        def __init__(self):
-            self.params = {"W": np.zeros((4, 3))}
+class PlainSoftmax:
+    """cs231n's own models (a TwoLayerNet without normalisation) have no bn_params attribute;
+    this one has a single parameter."""
 
-        def loss(self, X, y=None):
-            scores = X @ self.params["W"]
-            if y is None:
-                return scores
-            loss, dscores = softmax_loss(scores, y)
-            return loss, {"W": X.T @ dscores}
+    def __init__(self):
+        self.params = {"W": np.zeros((4, 3))}
 
-    solver = make_solver(model=PlainSoftmax(), update_rule="sgd", num_epochs=3)
+    def loss(self, X, y=None):
+        scores = X @ self.params["W"]
+        if y is None:
+            return scores
+        loss, dscores = softmax_loss(scores, y)
+        return loss, {"W": X.T @ dscores}
+
+
+def test_a_model_without_bn_params_trains_and_gets_its_best_params_back(tmp_path):
+    solver = make_solver(model=PlainSoftmax(), update_rule="sgd", num_epochs=3,
+                         optim_config={"learning_rate": 0.3},
+                         checkpoint_name=str(tmp_path / "plain"))  # fmt: skip
     solver.train()
     np.testing.assert_array_equal(solver.model.params["W"], solver.best_params["W"])
+    saved = load_checkpoint(tmp_path / "plain_epoch_3.pkl", trusted=[PlainSoftmax])
+    assert saved["learning_rate"] == 0.3  # cs231n's key: the (one) parameter's rate
 
 
 def test_keyword_defaults_are_cs231ns():
