@@ -162,7 +162,7 @@ CASES = [
      ["dropout_param['p']", "missing"]),
     ("dropout mode missing", lambda: dropout_forward(X, {"p": 0.5}), ValueError,
      ["dropout_param['mode']", "missing", "'train' or 'test'"]),
-    ("dropout seed", dropout(0.5, seed="zero"), TypeError, ["dropout_param['seed']", "str"]),
+    ("dropout seed", dropout(0.5, seed="zero"), TypeError, ["dropout_param['seed']", "an int or a np.random.Generator", "str"]),
     # wrong-rank x
     ("bn 3-D x", bn(x=X4[0]), ValueError, ["x", "2-dimensional", "(3, 4, 4)"]),
     ("bn_fast 4-D x", lambda: batchnorm_forward_fast(X4, ONES3, ZEROS3, train()), ValueError,

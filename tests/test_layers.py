@@ -212,7 +212,7 @@ def test_dropout_test_mode_and_p_equal_one_are_the_identity():
         {"keep_prob": 1.0, "mode": "train", "seed": 0},
     ):
         out, cache = dropout_forward(x, param)
-        assert np.array_equal(out, x)
+        assert np.array_equal(out, x) and cache.mode == param["mode"] and cache.mask is None
         dout = np.ones_like(x)
         assert np.array_equal(dropout_backward(dout, cache), dout)
 
