@@ -680,7 +680,7 @@ def test_a_wrong_gradient_is_caught_however_small_it_is():
     ],
 )  # fmt: skip
 def test_check_layer_refuses_a_wrong_forward_or_params(forward, params, error, message):
-    with pytest.raises(error, match=f"^{re.escape(message)}"):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         check_layer(forward, lambda dout, cache: dout, {"x": np.ones(3)}, params)
 
 
