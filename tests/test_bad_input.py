@@ -1,6 +1,8 @@
 """Bad input to the core layers: a ValueError or TypeError whose message names the argument
 and shows what was expected and what was given -- never a bare numpy broadcasting error."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -136,8 +138,10 @@ CASES = [
      ["y", "integer", "float64"]),
     ("svm label list", lambda: svm_loss(SCORES, [0, 1, 2, 0]), TypeError, ["y", "ndarray", "list"]),
     ("mse target shape", lambda: mse_loss(SCORES, np.zeros(4)), ValueError,
-     ["y", "(4, 3)", "(4,)"]),
+     ["y", "(4, 3)", "(or (4,) when x has one column), got (4,)"]),
     ("mse target type", lambda: mse_loss(SCORES, "zeros"), TypeError, ["y", "str"]),
+    ("mse target of strings", lambda: mse_loss(SCORES, np.full((4, 3), "a")), TypeError,
+     ["y", "numeric numpy ndarray"]),
     # a loss is a mean over the batch: an empty one has none (numpy would give nan)
     ("softmax empty batch", lambda: softmax_loss(SCORES[:0], np.zeros(0, int)), ValueError,
      ["x", "empty batch", "(0, 3)"]),
@@ -158,9 +162,11 @@ CASES = [
      ["dropout_param['p']", "missing"]),
     ("dropout mode missing", lambda: dropout_forward(X, {"p": 0.5}), ValueError,
      ["dropout_param['mode']", "missing", "'train' or 'test'"]),
-    ("dropout seed", dropout(0.5, seed="zero"), TypeError, ["dropout_param['seed']", "str"]),
+    ("dropout seed", dropout(0.5, seed="zero"), TypeError, ["dropout_param['seed']", "an int or a np.random.Generator", "str"]),
     # wrong-rank x
     ("bn 3-D x", bn(x=X4[0]), ValueError, ["x", "2-dimensional", "(3, 4, 4)"]),
+    ("bn_fast 4-D x", lambda: batchnorm_forward_fast(X4, ONES3, ZEROS3, train()), ValueError,
+     ["x", "2-dimensional", "(2, 3, 4, 4)"]),
     ("spatial 2-D x", spatial(x=X), ValueError, ["x", "4-dimensional", "(4, 5)"]),
     ("ln 1-D x", lambda: layernorm_forward(X[0], ONES5, ZEROS5, {}), ValueError,
      ["x", "2-dimensional", "(5,)"]),
@@ -178,7 +184,12 @@ CASES = [
     ("affine int w", lambda: affine_forward(X, np.ones((5, 2), np.int64), np.ones(2)), TypeError,
      ["w", "float32 or float64", "int64"]),
     ("leaky_relu slope", lambda: leaky_relu_forward(X, float("nan")), ValueError,
-     ["negative_slope", "finite", "nan"]),
+     ["negative_slope", "a finite number", "nan"]),
+    ("leaky_relu list x", lambda: leaky_relu_forward([1.0]), TypeError, ["x", "ndarray", "list"]),
+    ("sigmoid list x", lambda: sigmoid_forward([1.0]), TypeError, ["x", "ndarray", "list"]),
+    ("tanh list x", lambda: tanh_forward([1.0]), TypeError, ["x", "ndarray", "list"]),
+    ("dropout list x", lambda: dropout_forward([1.0], {"keep_prob": 0.5, "mode": "train"}),
+     TypeError, ["x", "ndarray", "list"]),
     ("sandwich w",
      lambda: affine_bn_relu_forward(X, np.ones((4, 3)), ZEROS3, ONES3, ZEROS3, train()),
      ValueError, ["w", "D = 5", "(4, 3)"]),
@@ -204,6 +215,9 @@ def test_bad_input_is_named_with_expected_and_actual(call, error, fragments):
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in message: {message}"
+    # the argument's name as a whole word: not inside a longer, wrong name
+    name = fragments[0]
+    assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", message), f"{name!r} in {message}"
 
 
 def test_train_mode_needs_two_values_but_test_mode_takes_one():
@@ -216,6 +230,8 @@ def test_train_mode_needs_two_values_but_test_mode_takes_one():
         X4[:1, :, :1, :1], ONES3, ZEROS3, {"mode": "test", **spatial_running}
     )
     assert out4.shape == (1, 3, 1, 1)
+    out, _ = batchnorm_forward(X[:2], ONES5, ZEROS5, train())  # two values: enough
+    assert out.shape == (2, 5)
     # one example, four pixels: m = N*H*W = 4 values per channel, enough for train mode
     out4, _ = spatial_batchnorm_forward(X4[:1, :, :2, :2], ONES3, ZEROS3, train())
     assert out4.shape == (1, 3, 2, 2)

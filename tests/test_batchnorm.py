@@ -370,3 +370,16 @@ def test_spatial_equals_2d_batchnorm_of_the_transposed_input(mode, unbiased):
         np.testing.assert_allclose(dbeta, dbeta2, rtol=1e-10)
         for key in ("running_mean", "running_var"):
             np.testing.assert_allclose(spatial_param[key], flat_param[key], rtol=SAME_MATHS_RTOL)
+
+
+def test_naive_backward_of_a_spatial_cache_is_spatial_batchnorms():
+    # m = N*H*W values per channel: the naive backward reads the axes from the cache; W != C
+    # here, so a statistic that lost its kept dimensions would broadcast along W and fail
+    rng = np.random.default_rng(12)
+    x = rng.normal(2.0, 3.0, (2, 3, 4, 5))
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    out, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    dout = rng.standard_normal(out.shape)
+    naive = batchnorm_backward(dout, cache)
+    for got, want in zip(naive, spatial_batchnorm_backward(dout, cache), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

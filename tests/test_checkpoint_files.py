@@ -123,6 +123,11 @@ def test_a_hostile_pickles_code_never_runs(tmp_path, good_checkpoint):
         ("bnlab.nets.model", "np"),
         ("bnlab.nets.model", "np.save"),
         ("bnlab.nets.model", "partial"),  # functools', imported there
+        ("subprocess", "Popen"),  # a class defined in its module, but not bnlab's
+        ("numpy", "memmap"),  # a numpy type, but not a scalar type: it writes files
+        ("numpy", "no_such_name"),
+        ("bnlab.nets", "no_such_name"),
+        ("os", "set"),  # a safe builtin's name, from another module
     ],
 )
 def test_only_bnlabs_own_classes_and_functions_are_resolved(tmp_path, module, name):
@@ -133,3 +138,63 @@ def test_only_bnlabs_own_classes_and_functions_are_resolved(tmp_path, module, na
         + b"\x8c" + bytes([len(name)]) + name.encode() + b"\x93."
     )  # fmt: skip
     assert f"refers to {module}.{name}, which bnlab does not load" in refused(path)
+
+
+def test_a_checkpoint_may_hold_builtin_sets_complex_numbers_and_numpy_scalar_types(
+    tmp_path, good_checkpoint
+):
+    checkpoint = {
+        **load_checkpoint(good_checkpoint),
+        "tags": {"a"},
+        "z": complex(1, 2),
+        "dtype": np.float32,
+    }
+    path = tmp_path / "sets_epoch_1.pkl"
+    write_checkpoint(path, checkpoint)
+    loaded = load_checkpoint(path)
+    assert loaded["tags"] == {"a"} and loaded["z"] == 1 + 2j and loaded["dtype"] is np.float32
+
+
+# --- one prefix, one run ------------------------------------------------------------------
+
+
+def test_a_prefix_holding_another_runs_checkpoints_is_refused(tmp_path):
+    from bnlab.solver.checkpoint import claim_prefix
+
+    ours, theirs = "a" * 32, "b" * 32
+    name = str(tmp_path / "run")
+    for epoch in range(1, 7):  # six: five shown, one more counted
+        write_checkpoint(tmp_path / f"run_epoch_{epoch}.pkl", {"run_id": theirs})
+    with pytest.raises(FileExistsError) as caught:
+        claim_prefix(name, ours)  # overwrite is off by default
+    shown = ", ".join(str(tmp_path / f"run_epoch_{epoch}.pkl") for epoch in range(1, 6))
+    assert f"({shown} and 1 more); writing this run's" in str(caught.value)
+    for epoch in range(2, 7):
+        (tmp_path / f"run_epoch_{epoch}.pkl").unlink()
+    # a checkpoint written before run ids: ours only when the caller says so (resume)
+    (tmp_path / "run_epoch_2.pkl").write_bytes(pickle.dumps({"epoch": 2}))
+    with pytest.raises(FileExistsError) as caught:
+        claim_prefix(name, ours, unmarked_are_ours=True)  # the marked one is still theirs
+    assert "run_epoch_1.pkl" in str(caught.value) and "run_epoch_2.pkl" not in str(caught.value)
+    (tmp_path / "run_epoch_1.pkl").unlink()
+    claim_prefix(name, ours, unmarked_are_ours=True)
+    with pytest.raises(FileExistsError, match=r"\(\S*run_epoch_2\.pkl\); writing"):
+        claim_prefix(name, ours)  # unmarked files are not ours by default
+    claim_prefix(name, ours, overwrite=True)
+    assert not (tmp_path / "run_epoch_2.pkl").exists()
+
+
+def test_an_unpicklable_checkpoint_raises_pickles_own_error(tmp_path):
+    with pytest.raises(TypeError, match="pickle"):
+        write_checkpoint(tmp_path / "g.pkl", {"gen": (i for i in range(3))})
+    assert list(tmp_path.iterdir()) == []  # no half-written file left behind
+
+
+def test_a_checkpoint_that_cannot_be_written_names_its_file(tmp_path):
+    path = tmp_path / "missing_folder" / "run_epoch_1.pkl"
+    with pytest.raises(OSError) as caught:
+        write_checkpoint(path, {"epoch": 1})
+    assert caught.value.filename == str(path)
+    assert (
+        str(caught.value) == f"could not write checkpoint {str(path)!r}: No such file or directory"
+    )

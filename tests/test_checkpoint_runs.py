@@ -70,6 +70,20 @@ def test_a_resumed_run_keeps_its_identity_and_its_prefix(tmp_path):
     assert make_solver().run_id != make_solver().run_id  # same settings, two runs
 
 
+def test_a_run_checkpointed_before_run_ids_resumes_on_its_own_files(tmp_path):
+    import pickle
+
+    make_solver(num_epochs=4, checkpoint_name=tmp_path / "run").train()
+    for epoch in range(5):  # as bnlab wrote them before run ids: a plain pickle, no trailer
+        path = tmp_path / f"run_epoch_{epoch}.pkl"
+        checkpoint = load_checkpoint(path, TOY_MODELS)
+        del checkpoint["run_id"]
+        path.write_bytes(pickle.dumps(checkpoint))
+    resumed = Solver.resume(tmp_path / "run_epoch_2.pkl", blobs(), trusted=TOY_MODELS)
+    resumed.train()  # its unmarked files are its own: epochs 3 and 4 are rewritten, not refused
+    assert read_run_id(tmp_path / "run_epoch_4.pkl") == resumed.run_id
+
+
 # -- item 11: litter and location -----------------------------------------------------------------
 
 

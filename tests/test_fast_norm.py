@@ -277,3 +277,22 @@ def test_small_ufunc_buffer_restores_the_callers_settings():
             assert (np.getbufsize(), np.geterr()) == settings
         finally:
             np.setbufsize(old)
+
+
+# --- the caches' statistics: what bnlab.experiments reads, and what a student inspects ------
+
+
+@pytest.mark.parametrize(
+    "forward, shape, axes",
+    [(batchnorm_forward, (6, 4), (0,)), (batchnorm_forward_fast, (6, 4), (0,)),
+     (spatial_batchnorm_forward, (3, 4, 2, 2), (0, 2, 3)),
+     (spatial_batchnorm_forward_fast, (3, 4, 2, 2), (0, 2, 3))],
+    ids=lambda v: getattr(v, "__name__", None),
+)  # fmt: skip
+def test_batchnorm_cache_holds_the_batch_mean_variance_and_eps(forward, shape, axes):
+    x = np.random.default_rng(5).normal(2.0, 3.0, shape)
+    C = shape[1]
+    _, cache = forward(x, np.ones(C), np.zeros(C), {"mode": "train", "eps": 1e-3})
+    np.testing.assert_allclose(cache.mu.reshape(-1), x.mean(axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(cache.var.reshape(-1), x.var(axis=axes), rtol=1e-12)
+    assert cache.eps == 1e-3

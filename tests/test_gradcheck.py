@@ -6,6 +6,8 @@ Toy layers written here have known gradients, so each test knows whether the che
 pass or fail them.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -532,3 +534,193 @@ def test_float32_copy_ignored_by_f_is_an_error_not_a_zero_gradient():
     with pytest.warns(UserWarning, match="float32"):
         with pytest.raises(ValueError, match="f ignores the float64 copy"):
             eval_numerical_gradient(lambda _: float(np.sum(w**2)), w, verbose=False)
+
+
+# --- what the checker shows: its table, its defaults, its names --------------------------
+
+
+def test_format_table_prints_one_aligned_row_per_input():
+    from bnlab.gradcheck.check_layer import GradCheckReport, InputCheck, format_table
+
+    def row(name, rel, abs_error, atol, passed):
+        return InputCheck(name, rel, abs_error, atol, passed, np.zeros(1), np.zeros(1))
+
+    reports = [
+        GradCheckReport("scale", [row("x", 1e-9, 1e-12, 1e-10, True),
+                                  row("w", 0.5, 0.1, 1e-10, False),
+                                  row("b", 3e-3, 2e-9, 1e-8, True)], tol=1e-7),
+        GradCheckReport("loss", [row("x", 1e-7, 1e-9, 1e-8, True)], tol=1e-7),  # exactly tol: ok
+    ]  # fmt: skip
+    assert format_table(reports).splitlines() == [
+        "layer  argument  max rel error  pass",
+        "------------------------------------",
+        "scale  x         1.00e-09       ok",
+        "       w         5.00e-01       FAIL",  # the layer's name once per group
+        "       b         3.00e-03       ok (abs error 2e-09 <= 1e-08)",
+        "loss   x         1.00e-07       ok",
+    ]
+
+
+def cube_loss(x, y):
+    """sum(x^3) with dx = 3 x^2: its central difference is 3 x^2 + h^2, so h shows"""
+    return np.sum(x**3), 3 * x**2
+
+
+def test_check_loss_honours_h_and_tol_names_an_anonymous_loss_and_prints_nothing(capsys):
+    import functools
+
+    x = rng(3).standard_normal((2, 3))
+    report = check_loss(functools.partial(cube_loss), x, None, h=1e-2, tol=1e-3)
+    assert report.layer == "loss"  # a partial has no __name__
+    assert report.tol == 1e-3
+    np.testing.assert_allclose(report["x"].numerical, 3 * x**2 + 1e-4, rtol=1e-8)
+    assert capsys.readouterr().out == ""
+    assert check_loss(cube_loss, x, None, name="cubes").layer == "cubes"
+
+
+def test_check_loss_float32_warning_states_h():
+    x32 = rng().standard_normal((2, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"^x is float32: .* h=0\.001 "):
+        check_loss(cube_loss, x32, None, h=1e-3)
+    with pytest.warns(UserWarning, match=r"^x is float32: .* h=0\.001 "):
+        grad_check_sparse(lambda v: cube_loss(v, None)[0], x32, 3 * x32**2, h=1e-3,
+                          verbose=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: check_loss(cube_loss, [1.0], None), "x must be a numpy ndarray, got list"),
+        (lambda: eval_numerical_gradient(np.sum, [1.0], verbose=False),
+         "x must be a numpy ndarray, got list"),
+        (lambda: grad_check_sparse(np.sum, [1.0], np.ones(1)), "x must be a numpy ndarray, got list"),
+        (lambda: grad_check_sparse(np.sum, np.ones(1), [1.0]),
+         "analytic_grad must be a numpy ndarray, got list"),
+    ],
+)  # fmt: skip
+def test_bad_input_message_starts_with_the_arguments_name(call, message):
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        call()
+
+
+def test_a_zero_gradient_of_a_float64_x_is_a_result_not_an_error():
+    # only a float32 x checked on a copy makes an all-zero gradient suspicious
+    grad = eval_numerical_gradient(lambda v: 3.0, np.ones(4), verbose=False)
+    np.testing.assert_array_equal(grad, np.zeros(4))
+
+
+def test_grad_check_sparse_checks_ten_entries_by_default(capsys):
+    x = rng().standard_normal((3, 4))
+    errors = grad_check_sparse(lambda v: cube_loss(v, None)[0], x, 3 * x**2, seed=0)
+    assert errors.shape == (10,)  # cs231n's num_checks=10
+    assert len(capsys.readouterr().out.splitlines()) == 10
+
+
+def cube_forward(x, gamma):
+    """out = gamma * x^3, elementwise; x: (N, D), gamma: (D,)"""
+    return gamma * x**3, (x, gamma)
+
+
+def cube_backward(dout, cache):
+    x, gamma = cache
+    return 3 * gamma * x**2 * dout, (dout * x**3).sum(0)
+
+
+def cube_inputs(seed=0):
+    r = rng(seed)
+    return {"x": r.standard_normal((3, 4)), "gamma": r.standard_normal(4)}
+
+
+def test_check_layer_honours_h_seed_wrt_and_names_an_anonymous_forward():
+    import functools
+
+    inputs = cube_inputs()
+    default = check_layer(cube_forward, cube_backward, inputs)
+    # the default seed is 0, and a seed repeats the same dout: the same numbers each call
+    for again in (check_layer(cube_forward, cube_backward, inputs, seed=0),
+                  check_layer(cube_forward, cube_backward, inputs)):  # fmt: skip
+        np.testing.assert_array_equal(again["x"].numerical, default["x"].numerical)
+    # the central difference of x^3 is 3 x^2 + h^2: h reaches the numerical gradient
+    coarse = check_layer(cube_forward, cube_backward, inputs, h=1e-2, tol=1e-3)
+    analytic, numerical = coarse["x"].analytic, coarse["x"].numerical
+    dout = analytic / (3 * inputs["gamma"] * inputs["x"] ** 2)
+    np.testing.assert_allclose(numerical, analytic + dout * inputs["gamma"] * 1e-4, rtol=1e-7)
+    only_gamma = check_layer(cube_forward, cube_backward, inputs, wrt="gamma")
+    assert [c.name for c in only_gamma.checks] == ["gamma"]
+    anonymous = check_layer(functools.partial(cube_forward), cube_backward, inputs)
+    assert anonymous.layer == "layer"
+
+
+def test_check_layer_reports_its_absolute_errors():
+    report = check_layer(cube_forward, cube_backward, cube_inputs())
+    for check in report.checks:
+        assert check.max_abs_error == np.max(np.abs(check.analytic - check.numerical))
+        # the absolute pass mark scales with the gradient (here < 1e3), not with 1
+        assert 0 < check.atol < 1e3 * report.tol
+
+
+def test_a_wrong_gradient_is_caught_however_small_it_is():
+    # dw = sum(dout * x) ~ 1e-8 here: doubled, its absolute error (~1e-8) is below tol itself,
+    # but its relative error is 1/3: the check must fail
+    inputs = scale_shift_inputs()
+    inputs["x"] = inputs["x"] * 1e-8
+    inputs["b"] = np.zeros(3)
+    report = check_layer(scale_shift_forward, scale_shift_backward_wrong_dw, inputs)
+    assert not report["w"].passed and report["x"].passed
+
+
+@pytest.mark.parametrize(
+    "forward, params, error, message",
+    [
+        (lambda x: [x, None], None, TypeError, "forward must return (out, cache), got list"),
+        (lambda x: (x, None, None), None, TypeError,
+         "forward must return (out, cache), got tuple of length 3"),
+        (lambda x: (x, None), [1], TypeError,
+         "params must be a dict of name -> value, e.g. {'bn_param': {'mode': 'train'}}, got list"),
+    ],
+)  # fmt: skip
+def test_check_layer_refuses_a_wrong_forward_or_params(forward, params, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        check_layer(forward, lambda dout, cache: dout, {"x": np.ones(3)}, params)
+
+
+def test_rel_error_is_computed_in_float64_and_is_zero_for_empty_arrays():
+    a = np.array([1.0, 3.0], np.float32)
+    b = np.array([1.0 + 2**-23, 3.0 + 2**-22], np.float32)
+    assert rel_error(a, b) == rel_error(a.astype(np.float64), b.astype(np.float64))
+    assert rel_error(np.ones(0), np.ones(0)) == 0.0
+
+
+def test_catalog_entries_name_their_arguments_as_the_layer_does():
+    """`bnlab gradcheck` prints each argument's name: it must be the layer's own."""
+    import inspect
+
+    named = 0
+    for entry in catalog.CATALOG:
+        assert isinstance(entry.name, str) and entry.name
+        if not isinstance(entry, LayerCheck):
+            continue
+        parameters = list(inspect.signature(entry.forward).parameters)
+        if parameters == ["args"]:  # a composed chain takes *args
+            continue
+        named += 1
+        assert parameters == [*entry.inputs, *(entry.params or {})], entry.name
+        if "running statistics" in entry.note:  # test mode: bn_param brings its own
+            param = next(iter(entry.params.values()))
+            assert {"running_mean", "running_var"} <= set(param), entry.name
+    assert named >= 30
+
+
+def test_a_single_gradient_may_come_alone_or_in_a_tuple():
+    double = (lambda x: (2 * x, None), {"x": rng().standard_normal(3)})
+    for backward in (lambda dout, cache: 2 * dout, lambda dout, cache: (2 * dout,)):
+        assert check_layer(double[0], backward, double[1]).passed
+
+
+def test_a_backward_returning_too_few_gradients_is_told_what_it_returned():
+    inputs = scale_shift_inputs()
+    expected = "backward must return one gradient per input, in order (x, w, b): expected 3, got "
+    for backward, got in ((lambda dout, cache: dout, "ndarray"),
+                          (lambda dout, cache: (dout, dout), "2 values")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"^{re.escape(expected + got)}$"):
+            check_layer(scale_shift_forward, backward, inputs)

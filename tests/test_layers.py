@@ -1,9 +1,14 @@
 """The other core layers' behaviour: affine, activations, layernorm, dropout, losses, sandwiches,
 and every public layer function's dtype. (Gradients: tests/test_layer_gradients.py.)"""
 
+import inspect
+import re
+import warnings
+
 import numpy as np
 import pytest
 
+import bnlab
 import bnlab.layers as layers
 import bnlab.layers.sandwich as sandwich
 from bnlab.fast.normalization import (
@@ -28,15 +33,19 @@ from bnlab.layers import (
     dropout_forward,
     layernorm_backward,
     layernorm_forward,
+    leaky_relu_backward,
     leaky_relu_forward,
     mse_loss,
     relu_backward,
     relu_forward,
+    sigmoid_backward,
     sigmoid_forward,
     softmax_loss,
     svm_loss,
+    tanh_backward,
     tanh_forward,
 )
+from bnlab.layers.dropout import DropoutConventionWarning
 from bnlab.layers.sandwich import sandwich_backward, sandwich_forward
 
 EPS = 1e-5
@@ -57,6 +66,11 @@ def test_affine_known_values_and_flattening():
     out, _ = affine_forward(x, w, b)
     np.testing.assert_allclose(out, x.reshape(2, 6) @ w + b, rtol=SAME_MATHS_RTOL)
     np.testing.assert_allclose(out[0], [1 + 16.5, -1 + 18.0, 0.5 + 19.5], rtol=SAME_MATHS_RTOL)
+
+
+def test_affine_takes_a_1d_x_as_a_batch_of_scalars():
+    out, _ = affine_forward(np.arange(4.0), np.full((1, 2), 2.0), np.array([1.0, -1.0]))
+    np.testing.assert_array_equal(out, np.arange(4.0)[:, None] * 2 + [1.0, -1.0])
 
 
 def test_affine_backward_shapes_and_need_dx():
@@ -89,6 +103,9 @@ def test_caches_name_their_fields_and_unpack_as_in_cs231n():
     pool_param = {"pool_height": 3, "pool_width": 3, "stride": 1}
     _, cache = layers.max_pool_forward_naive(x4, pool_param)
     assert cache.x is x4 and cache.pool_param is pool_param
+    _, cache = layers.conv_forward_fast(x4, w4, b, {"pad": 1})
+    x_c, w_c, b_c, _, _ = cache  # cs231n's fast conv cache (x, w, b, conv_param, x_cols)
+    assert all(np.array_equal(a, e) for a, e in ((x_c, x4), (w_c, w4), (b_c, b)))
 
 
 # --- activations -----------------------------------------------------------------------
@@ -107,6 +124,21 @@ def test_relu_backward_passes_gradient_only_where_x_is_positive():
     x = np.array([[-1.0, 0.0, 3.0]])
     dx = relu_backward(np.array([[5.0, 6.0, 7.0]]), relu_forward(x)[1])
     np.testing.assert_array_equal(dx, [[0.0, 0.0, 7.0]])
+
+
+def test_activation_backward_known_values():
+    # dout differs per entry, so a backward that ignores, divides by or misplaces it fails
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
+    dout = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])
+    s = 1 / (1 + np.exp(-x))  # sigmoid'(x) = s (1 - s), computed here independently
+    np.testing.assert_allclose(sigmoid_backward(dout, sigmoid_forward(x)[1]), dout * s * (1 - s),
+                               rtol=1e-12)  # fmt: skip
+    t = np.tanh(x)  # tanh'(x) = 1 - tanh(x)^2
+    np.testing.assert_allclose(tanh_backward(dout, tanh_forward(x)[1]), dout * (1 - t**2),
+                               rtol=1e-12)  # fmt: skip
+    # leaky relu: slope * dout where x <= 0 (x = 0 included, as relu's), dout where x > 0
+    dx = leaky_relu_backward(dout, leaky_relu_forward(x, 0.1)[1])
+    np.testing.assert_allclose(dx, [[0.1, 0.2, 0.3, 4.0, 5.0]], rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -181,7 +213,7 @@ def test_dropout_test_mode_and_p_equal_one_are_the_identity():
         {"keep_prob": 1.0, "mode": "train", "seed": 0},
     ):
         out, cache = dropout_forward(x, param)
-        assert np.array_equal(out, x)
+        assert np.array_equal(out, x) and cache.mode == param["mode"] and cache.mask is None
         dout = np.ones_like(x)
         assert np.array_equal(dropout_backward(dout, cache), dout)
 
@@ -228,7 +260,143 @@ def test_dropout_mask_is_in_the_input_dtype(dtype):
     assert out.dtype == dtype and cache[1].dtype == dtype
 
 
+# cs231n's dropout argument p: the DROP probability up to 2017, the KEEP probability from 2018
+# (bnlab.layers.dropout's conventions); bnlab.set_cs231n_year says which.
+
+
+@pytest.fixture
+def cs231n_year():
+    """Set the course year for one test; always put the package's setting back."""
+    before = bnlab.cs231n_year()
+    yield bnlab.set_cs231n_year
+    bnlab.set_cs231n_year(before)
+
+
+def kept_scale(p, mode="train"):
+    """What dropout with cs231n's p does to ones: the scale of the kept units (1 / keep)."""
+    out, _ = dropout_forward(np.ones((50, 40)), {"p": p, "mode": mode, "seed": 0})
+    return np.unique(out[out != 0])
+
+
+@pytest.mark.parametrize(("year", "keep"), [(2016, 0.75), (2017, 0.75), (2018, 0.25), (2019, 0.25)])
+def test_dropout_p_follows_the_course_year(cs231n_year, year, keep):
+    cs231n_year(year)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a year is set: no warning about the convention
+        np.testing.assert_allclose(kept_scale(0.25), [1 / keep], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("year", "p", "reading", "expected"),
+    [(2017, 1, "DROP", "[0, 1)"), (2017, 1.5, "DROP", "[0, 1)"), (2017, -0.1, "DROP", "[0, 1)"),
+     (2019, 0, "KEEP", "(0, 1]"), (2019, 1.5, "KEEP", "(0, 1]"), (2019, -0.1, "KEEP", "(0, 1]")],
+)  # fmt: skip
+def test_dropout_p_out_of_the_years_range_is_refused(cs231n_year, year, p, reading, expected):
+    cs231n_year(year)
+    message = (
+        f"dropout_param['p'] must be in {expected}: with bnlab.set_cs231n_year({year}) it is "
+        f"the {reading} probability; got {p!r}"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        kept_scale(p)
+
+
+@pytest.mark.parametrize(("year", "p"), [(2017, 0), (2017, 0.999), (2019, 1), (2019, 0.001)])
+def test_dropout_p_at_the_ends_of_the_years_range_is_accepted(cs231n_year, year, p):
+    cs231n_year(year)
+    keep = 1 - p if year <= 2017 else p
+    np.testing.assert_allclose(kept_scale(p), [1 / keep], rtol=1e-9)
+
+
+@pytest.mark.parametrize("p", [0, 1])
+def test_dropout_p_zero_or_one_without_a_year_means_no_dropout(cs231n_year, p):
+    # 0 is a drop probability only (2017), 1 a keep probability only (2018): both keep all
+    cs231n_year(None)
+    x = np.random.default_rng(7).standard_normal((6, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, _ = dropout_forward(x, {"p": p, "mode": "train", "seed": 0})
+    np.testing.assert_array_equal(out, x)
+
+
+def test_dropout_ambiguous_p_without_a_year_is_read_as_keep_with_a_warning(cs231n_year):
+    cs231n_year(None)
+    with pytest.warns(DropoutConventionWarning) as record:
+        out, _ = dropout_forward(np.ones((50, 40)), {"p": 0.3, "mode": "train", "seed": 0})
+    line = inspect.currentframe().f_lineno - 1
+    np.testing.assert_allclose(np.unique(out[out != 0]), [1 / 0.3], rtol=1e-12)
+    assert len(record) == 1
+    # the warning names the line that called dropout
+    assert (record[0].filename, record[0].lineno) == (__file__, line)
+    assert str(record[0].message) == (
+        "dropout_param['p'] = 0.3 is ambiguous: cs231n read it as the DROP probability up to "
+        "2017 (keep 0.7) and as the KEEP probability from 2018 (keep 0.3); bnlab reads it as the "
+        "KEEP probability. Say which course year the notebook follows, once at its top: "
+        "bnlab.set_cs231n_year(2017) or bnlab.set_cs231n_year(2019) (see bnlab.layers.dropout)"
+    )
+
+
+@pytest.mark.parametrize(("p", "mode"), [(0.5, "train"), (0.3, "test")])
+def test_dropout_p_half_or_test_mode_needs_no_year(cs231n_year, p, mode):
+    # 0.5 keeps half in every year; in test mode p does not change the output
+    cs231n_year(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scale = kept_scale(p, mode)
+    np.testing.assert_allclose(scale, [2.0] if mode == "train" else [1.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", ["0.5", True, None])
+def test_dropout_p_that_is_not_a_number_is_refused(cs231n_year, p):
+    cs231n_year(None)
+    message = (
+        f"dropout_param['p'] must be a number (the DROP probability in [0, 1) up to 2017, the "
+        f"KEEP probability in (0, 1] from 2018), got {p!r}"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        kept_scale(p)
+
+
+def test_dropout_keep_prob_and_p_together_are_refused():
+    param = {"p": 0.5, "keep_prob": 0.5, "mode": "train"}
+    message = "dropout_param holds both 'p' and 'keep_prob': pass only one"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        dropout_forward(np.ones((2, 2)), param)
+
+
+@pytest.mark.parametrize("keep", [1.5, 2, 0, -0.5, True])
+def test_dropout_keep_prob_outside_zero_one_is_refused(keep):
+    with pytest.raises(ValueError, match=re.escape(f"must be in (0, 1], got {keep!r}")):
+        dropout_forward(np.ones((2, 2)), {"keep_prob": keep, "mode": "train"})
+
+
+def test_dropout_rng_key_takes_a_generator():
+    x = np.ones((20, 30))
+    by_rng, _ = dropout_forward(x, {"keep_prob": 0.5, "mode": "train",
+                                    "rng": np.random.default_rng(9)})  # fmt: skip
+    by_seed, _ = dropout_forward(x, {"keep_prob": 0.5, "mode": "train", "seed": 9})
+    np.testing.assert_array_equal(by_rng, by_seed)
+
+
 # --- losses ----------------------------------------------------------------------------
+
+
+def test_softmax_shifts_each_row_by_its_own_max():
+    # rows on scales 1000 apart: a shift by the global max would underflow the small row
+    x = np.array([[1000.0, 0.0], [0.0, 1.0]])
+    loss, dx = softmax_loss(x, np.array([0, 1]))
+    expected = (0.0 + np.log1p(np.exp(-1.0))) / 2  # -log p(correct) per row, averaged
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert np.isfinite(dx).all()
+
+
+def test_mse_takes_integer_targets_as_numbers():
+    x = np.random.default_rng(8).standard_normal((4, 3))
+    y = np.arange(12).reshape(4, 3)
+    loss, dx = mse_loss(x, y)
+    loss_f, dx_f = mse_loss(x, y.astype(np.float64))
+    assert loss == loss_f
+    np.testing.assert_array_equal(dx, dx_f)
 
 
 @pytest.mark.parametrize("C", [2, 10, 1000])

@@ -290,3 +290,7 @@ def test_bad_arguments_are_named(kind, name):
     for key in STATE_KEYS[name]:
         with pytest.raises(ValueError, match=rf"config\['{key}'\] must have the shape of w"):
             rule(w, w, {key: np.zeros(3)})
+        with pytest.raises(
+            TypeError, match=rf"config\['{key}'\] must be a numpy ndarray, got list"
+        ):
+            rule(w, w, {key: [[0.0] * 3] * 2})

@@ -42,6 +42,28 @@ def test_on_a_terminal_a_bar_per_epoch_and_the_messages(capsys, monkeypatch):
     assert "(Epoch 0 / 2) train acc: " in out
     assert "(Epoch 2 / 2) train acc: " in out and "; loss: " in out and " s" in out
     assert "epoch 1/2" in err and "epoch 2/2" in err and "ex/s" in err and "loss" in err
+    assert "/60.0 " in err  # the bar counts the epoch's examples out of its total, 60
+
+
+class NoTty:
+    """A stderr without isatty (some notebook and IDE streams)."""
+
+    def __init__(self):
+        self.text = io.StringIO()
+
+    def write(self, text):
+        return self.text.write(text)
+
+    def flush(self):
+        pass
+
+
+def test_a_stderr_without_isatty_is_not_a_terminal(capsys, monkeypatch):
+    stream = NoTty()
+    monkeypatch.setattr(sys, "stderr", stream)
+    make_solver().train()
+    assert "(Epoch 2 / 2) train acc: " in capsys.readouterr().out
+    assert stream.text.getvalue() == ""  # no bar
 
 
 @pytest.mark.parametrize("progress", [True, "tqdm", "builtin"])  # the two older spellings of True

@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import bnlab.solver.checkpoint as checkpoint_module
 import bnlab.solver.solver as solver_module
 from bnlab.fast import optim as fast_optim
 from bnlab.fast.ufunc_buffer import SMALL_BUFFER
+from bnlab.layers import softmax_loss
 from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
 from bnlab.solver.checkpoint import (
     CHECKPOINT_KEYS,
@@ -81,6 +83,31 @@ def test_train_restores_the_best_params_and_keeps_them_apart():
     assert solver.best_val_acc == solver.best_val_metric == max(solver.val_acc_history)
     assert_same_params(solver.model.params, snapshots[best])
     assert all(solver.best_params[k] is not solver.model.params[k] for k in solver.best_params)
+
+
+class PlainSoftmax:
+    """cs231n's own models (a TwoLayerNet without normalisation) have no bn_params attribute;
+    this one has a single parameter."""
+
+    def __init__(self):
+        self.params = {"W": np.zeros((4, 3))}
+
+    def loss(self, X, y=None):
+        scores = X @ self.params["W"]
+        if y is None:
+            return scores
+        loss, dscores = softmax_loss(scores, y)
+        return loss, {"W": X.T @ dscores}
+
+
+def test_a_model_without_bn_params_trains_and_gets_its_best_params_back(tmp_path):
+    solver = make_solver(model=PlainSoftmax(), update_rule="sgd", num_epochs=3,
+                         optim_config={"learning_rate": 0.3},
+                         checkpoint_name=str(tmp_path / "plain"))  # fmt: skip
+    solver.train()
+    np.testing.assert_array_equal(solver.model.params["W"], solver.best_params["W"])
+    saved = load_checkpoint(tmp_path / "plain_epoch_3.pkl", trusted=[PlainSoftmax])
+    assert saved["learning_rate"] == 0.3  # cs231n's key: the (one) parameter's rate
 
 
 def test_keyword_defaults_are_cs231ns():
@@ -493,10 +520,13 @@ def test_resume_overrides_and_refusals(tmp_path):
         resume(path, blobs(), epochs=3)
     with open(tmp_path / "cs231n.pkl", "wb") as f:
         pickle.dump({"model": None, "epoch": 1}, f)
-    with pytest.raises(ValueError, match="cannot be resumed from: it lacks update_rule"):
+    with pytest.raises(ValueError, match="cannot be resumed from: it lacks update_rule, "):
         load(tmp_path / "cs231n.pkl")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        resume(tmp_path / "missing.pkl", blobs())
+    missing = tmp_path / "missing.pkl"
+    with pytest.raises(
+        FileNotFoundError, match=f"^checkpoint {re.escape(repr(str(missing)))} does"
+    ):
+        resume(missing, blobs())
     write_checkpoint(tmp_path / "list.pkl", [1, 2])
     with pytest.raises(ValueError, match=r"checkpoint '.*list\.pkl' must hold a dict, got list"):
         load(tmp_path / "list.pkl")
@@ -619,6 +649,17 @@ def test_nan_reaching_a_batch_blames_the_data_not_the_learning_rate():
     assert "smaller learning rate" not in message
 
 
+def test_nan_regression_targets_reaching_a_batch_blame_x_and_y():
+    solver = make_solver(model=LinearModel(num_outputs=1, loss_type="mse"), data=regression_data())
+    solver.y_train[:] = np.nan  # after the check in __init__; X stays finite
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    message = str(caught.value)
+    assert message.startswith("training diverged: the loss is nan at epoch 1, iteration 1 of ")
+    assert "non-finite value(s): the data is bad" in message
+    assert message.endswith("look for NaN or inf in data['X_train'] and data['y_train'].")
+
+
 # -- bad data -------------------------------------------------------------------------------------
 
 
@@ -669,6 +710,8 @@ def test_unknown_keyword_is_refused_with_a_suggestion():
     with pytest.raises(TypeError) as caught:
         make_solver(colour="red")
     assert "'colour'; valid keywords: update_rule, optim_config, lr_decay," in str(caught.value)
+    with pytest.raises(TypeError, match=r"argument\(s\) 'colour', 'num_epoch' \(did you mean"):
+        make_solver(colour="red", num_epoch=3)
 
 
 def test_missing_and_mismatched_data():
