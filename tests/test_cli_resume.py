@@ -172,3 +172,14 @@ def test_a_prefix_of_another_run_is_refused_unless_overwrite_is_asked(tmp_path, 
     assert (tmp_path / "run-batchnorm_epoch_1.pkl").read_bytes() == first
     assert main([*argv, "--checkpoint-overwrite"]) == 0
     assert (tmp_path / "run-batchnorm_epoch_1.pkl").read_bytes() != first  # the new run's
+
+
+def test_a_dropout_run_resumes_and_records_its_keep_ratio(tmp_path, capsys):
+    """The net's dropout Generator is in the checkpoint: the safe loader must admit numpy's own."""
+    argv = ["train", "--quick", "--epochs", "2", "--hidden", "8", "--norm", "batchnorm"]
+    argv += ["--keep", "0.5", "--out", str(tmp_path / "first"), "--checkpoint", str(tmp_path / "d")]
+    assert main(argv) == 0
+    checkpoint = tmp_path / "d-batchnorm_epoch_1.pkl"
+    assert resume(checkpoint, tmp_path / "second", "--keep", "0.5", "--epochs", "3") == 0
+    used = json.loads((tmp_path / "second" / "train.json").read_text())
+    assert used["config"]["keep"] == 0.5

@@ -590,6 +590,16 @@ def test_the_users_ufunc_buffer_is_back_when_train_raises(user_buffer, error):
 # -- the NaN guard --------------------------------------------------------------------------------
 
 
+def test_without_a_seed_the_divergence_still_names_its_iteration():
+    """cs231n's unseeded draws keep no position in an epoch; the message must not say 0."""
+    np.random.seed(231)  # noqa: NPY002 (cs231n's global draws are what is tested)
+    solver = make_solver(model=DivergingModel(nan_at=15), num_epochs=5, seed=None)
+    with pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    assert "loss is nan at epoch 3, iteration 3 of 6 (iteration 15 overall)" in str(caught.value)
+    assert (caught.value.epoch, caught.value.iteration) == (3, 3)
+
+
 def test_nan_loss_stops_with_epoch_iteration_and_best_params(tmp_path):
     snapshots = []
     model = DivergingModel(nan_at=15)  # 6 iterations per epoch: epoch 3, iteration 3

@@ -198,7 +198,7 @@ def checkpoint_settings(checkpoint: dict[str, Any]) -> dict[str, Any]:
         "update": checkpoint["update_rule"],
         "lr": checkpoint["optim_config"].get("learning_rate"),
         "lr_decay": checkpoint["lr_decay"],
-        "keep": getattr(model, "dropout_param", {}).get("p", 1.0),
+        "keep": getattr(model, "dropout_param", {}).get("keep_prob", 1.0),
         "batch_size": checkpoint["batch_size"],
         "reg": getattr(model, "reg", None),
         "dtype": np.dtype(getattr(model, "dtype", np.float32)).name,

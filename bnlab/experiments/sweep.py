@@ -52,6 +52,7 @@ run its initializer, which must set the BLAS thread count before numpy is first 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -235,7 +236,8 @@ def save_records(path: Path, name: str, runs: Sequence[Run], records: dict[str, 
             os.fsync(file.fileno())
         os.replace(temporary, path)  # atomic on POSIX and Windows: readers see old or new
     except BaseException:
-        os.unlink(temporary)
+        with contextlib.suppress(FileNotFoundError):  # open() itself may be what failed
+            os.unlink(temporary)
         raise
 
 

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from bnlab._safe_pickle import NUMPY_GLOBALS
+from bnlab._safe_pickle import NUMPY_GLOBALS, NUMPY_RANDOM_GLOBALS
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,9 @@ class _CheckpointUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self.trusted:
             return self.trusted[module, name]
-        if (module, name) in NUMPY_GLOBALS or (module == "builtins" and name in SAFE_BUILTINS):
+        if (module, name) in NUMPY_GLOBALS | NUMPY_RANDOM_GLOBALS or (
+            module == "builtins" and name in SAFE_BUILTINS
+        ):
             return super().find_class(module, name)
         if module == "numpy" and name.isidentifier():
             scalar_type = getattr(np, name, None)  # np.float64 kept as a model's dtype

@@ -282,7 +282,9 @@ class Solver:
         return loss
 
     def _diverged(self, loss: float, X_batch: np.ndarray, y_batch: np.ndarray) -> None:
-        epoch, iteration = self.epoch + 1, self._batch_in_epoch
+        # from the history, not the sampler: the unseeded (cs231n) draws keep no position
+        epoch = self.epoch + 1
+        iteration = (len(self.loss_history) - 1) % self.iterations_per_epoch + 1
         message = (
             f"training diverged: the loss is {loss} at epoch {epoch}, iteration {iteration} of "
             f"{self.iterations_per_epoch} (iteration {len(self.loss_history)} overall)"
