@@ -35,6 +35,7 @@ from bnlab.layers.checks import (
     check_layernorm_forward,
     check_norm_backward,
 )
+from bnlab.layers.groupnorm import CHANNEL_SUM_AXES, GROUP_AXES
 
 # --- batchnorm and spatial batchnorm -----------------------------------------------------
 
@@ -211,9 +212,6 @@ def layernorm_backward_fast(
 
 
 # --- groupnorm ---------------------------------------------------------------------------
-
-GROUP_AXES = (2, 3, 4)  # (C/G, H, W) of the grouped view (N, G, C/G, H, W)
-CHANNEL_SUM_AXES = (0, 2, 3)  # gamma and beta are shared by every example and pixel
 
 
 class FastGroupNormCache(NamedTuple):

@@ -86,7 +86,8 @@ def sandwich_backward(
             dout, *layer_param_grads = grads if isinstance(grads, tuple) else (grads,)
             param_grads[:0] = layer_param_grads  # earlier layers' gradients come first
     except (TypeError, ValueError) as error:  # a layer's check: say which sandwich it was in
-        raise type(error)(f"{name} (is cache the one {forward} returned?): {error}") from error
+        kind = TypeError if isinstance(error, TypeError) else ValueError  # not a subclass's init
+        raise kind(f"{name} (is cache the one {forward} returned?): {error}") from error
     return (dout, *param_grads)
 
 
