@@ -69,6 +69,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study note 001",
             "LeNet with and without batchnorm on Fashion-MNIST",
         ),
+        ExperimentInfo(
+            "dropout",
+            "dropout",
+            "study notes 001, 003",
+            "plain, dropout, batchnorm and both: train/val gap; dropout's variance shift at test time",
+        ),
     ]
 }
 

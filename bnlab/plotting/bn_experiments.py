@@ -144,3 +144,48 @@ def plot_weight_scale_sweep(
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="best", fontsize=8)
     return save_figure(fig, path, title)
+
+
+def plot_dropout_comparison(
+    nets: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path, title: str | None = None
+) -> Path:
+    """Bars of final train and val accuracy per net (mean over seeds, dots per seed), and the
+    variance shift of the nets that measured one.
+
+    nets: net label -> {'train_acc', 'val_acc', 'variance_ratio', 'running_var_ratio'} -> one
+    value per seed (NaN where not measured).
+    """
+    fig, axes = new_figure(1, 2, width=11, row_height=4.0, gridspec_kw={"width_ratios": [3, 1]})
+    ax = axes[0, 0]
+    labels = list(nets)
+    x = np.arange(len(labels))
+    for offset, key, name in ((-0.2, "train_acc", "train"), (0.2, "val_acc", "val")):
+        values = [np.asarray(nets[label][key], dtype=float) for label in labels]
+        means = [np.nanmean(v) for v in values]
+        bars = ax.bar(
+            x + offset, means, 0.4, label=LABELS[key], alpha=0.8 if name == "val" else 0.45
+        )
+        for xi, v in zip(x, values, strict=True):
+            ax.plot([xi + offset] * len(v), v, "k.", ms=4)
+        ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    low = min(np.nanmin(nets[label]["val_acc"]) for label in labels)
+    ax.set(xticks=x, xticklabels=labels, ylabel="Final accuracy", ylim=(max(0, low - 0.1), 1.0))
+    ax.set_title("Final train and validation accuracy (gap = overfitting)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    ax = axes[0, 1]
+    measured = [label for label in labels if np.isfinite(nets[label]["variance_ratio"]).any()]
+    for i, (key, name) in enumerate(
+        (
+            ("variance_ratio", "var train / var test"),
+            ("running_var_ratio", "running var / var test"),
+        )
+    ):
+        values = [np.nanmean(nets[label][key]) for label in measured]
+        bars = ax.bar(np.arange(len(measured)) + 0.4 * i - 0.2, values, 0.4, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set(xticks=np.arange(len(measured)), xticklabels=measured, ylabel="Mean per-feature ratio")
+    ax.set_title("Variance shift at batchnorm2's input", fontsize=9)
+    ax.legend(loc="lower right", fontsize=7)
+    return save_figure(fig, path, title)
