@@ -1,9 +1,10 @@
 """Study notes 001 and 003: batchnorm and dropout, alone and together, and the variance shift.
 
 Note 001 says "batchnorm is usually not combined with dropout"; note 003 says "batchnorm
-slightly reduces the need for dropout, as a regulariser". Four versions of bn-vs-baseline's
-six-layer net (plain, dropout only, batchnorm only, both) train with the same budget and
-seeds; the gap between final train and val accuracy shows how much each one overfits.
+slightly reduces the need for dropout, as a regulariser". Versions of bn-vs-baseline's
+six-layer net (plain, batchnorm only, and dropout only and both at each keep ratio) train with
+the same budget and seeds; the gap between final train and val accuracy shows how much each
+one overfits.
 
 Why the combination is awkward (Li et al., 2019, "Understanding the disharmony between dropout
 and batch normalization by variance shift"): in the "both" net, dropout{i} feeds affine{i+1}
@@ -18,7 +19,7 @@ running variance to the test-mode variance.
 Li et al.'s fix, dropout only after the last batchnorm, needs a net option FullyConnectedNet
 does not have (its dropout follows every hidden layer), so it is not shown here.
 
-The 4 x len(seeds) trainings are independent runs of one sweep
+The (2 + 2 x len(keep_ratios)) x len(seeds) trainings are independent runs of one sweep
 (:mod:`bnlab.experiments.sweep`), so ``--jobs``, ``--dask`` and ``--resume`` apply.
 """
 
