@@ -16,6 +16,7 @@ FIGURES = {
     "activations": ["activations_quantiles.png", "activations_curves.png"],
     "bn-conventions": ["bn_conventions.png"],
     "lenet-bn": ["lenet_bn.png"],
+    "population-statistics": ["population_statistics.png"],
 }
 
 

@@ -69,6 +69,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study note 001",
             "LeNet with and without batchnorm on Fashion-MNIST",
         ),
+        ExperimentInfo(
+            "population-statistics",
+            "population_statistics",
+            "study note 004",
+            "batchnorm momentum 0.5-0.999: moving averages vs recomputed statistics, and the cost",
+        ),
     ]
 }
 
