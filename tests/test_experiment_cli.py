@@ -17,6 +17,7 @@ FIGURES = {
     "bn-conventions": ["bn_conventions.png"],
     "lenet-bn": ["lenet_bn.png"],
     "dropout": ["dropout.png"],
+    "population-statistics": ["population_statistics.png"],
 }
 
 

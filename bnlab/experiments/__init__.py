@@ -75,6 +75,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study notes 001, 003",
             "plain, dropout, batchnorm and both: train/val gap; dropout's variance shift at test time",
         ),
+        ExperimentInfo(
+            "population-statistics",
+            "population_statistics",
+            "study note 004",
+            "batchnorm momentum 0.5-0.999: moving averages vs recomputed statistics, and the cost",
+        ),
     ]
 }
 

@@ -189,3 +189,29 @@ def plot_dropout_comparison(
     ax.set_title("Variance shift at batchnorm2's input", fontsize=9)
     ax.legend(loc="lower right", fontsize=7)
     return save_figure(fig, path, title)
+
+
+def plot_population_statistics(
+    runs: Mapping[str, Mapping[str, Sequence[float]]],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """Test accuracy against batchnorm momentum (log of 1 - momentum on x): moving vs recomputed.
+
+    runs: label (e.g. 'constant lr') -> ``momentum``, ``moving_acc`` and ``recomputed_acc``,
+    one entry per run: solid lines for the moving averages, dashed for the recomputed ones.
+    """
+    fig, axes = new_figure(1, 1, width=8, row_height=4.5)
+    ax = axes[0, 0]
+    for i, (label, group) in enumerate(runs.items()):
+        color = color_for(label, i)
+        lag = 1.0 - np.asarray(group["momentum"], dtype=float)  # 1 - momentum: log-spaced
+        ax.semilogx(lag, group["moving_acc"], "-o", color=color, label=f"{label}: moving averages")
+        ax.semilogx(lag, group["recomputed_acc"], "--s", color=color, label=f"{label}: recomputed")
+    momenta = sorted({m for group in runs.values() for m in group["momentum"]})
+    ax.set_xticks([1.0 - m for m in momenta], [f"{m:g}" for m in momenta])
+    ax.invert_xaxis()  # momentum grows to the right
+    ax.set(xlabel="batchnorm momentum (weight of the old running value)", ylabel="test accuracy")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize=8)
+    return save_figure(fig, path, title)
