@@ -9,6 +9,7 @@ import sys
 import pytest
 from toy_models import LinearModel, blobs
 
+import bnlab._atomic as atomic_module
 import bnlab.solver.checkpoint as checkpoint_module
 from bnlab.solver import CheckpointWriteError, Solver, load_checkpoint
 from bnlab.solver.checkpoint import read_run_id
@@ -167,7 +168,7 @@ def test_a_refused_write_stops_training_naming_the_file(tmp_path, monkeypatch):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
         return open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(checkpoint_module, "open", no_permission, raising=False)
+    monkeypatch.setattr(atomic_module, "open", no_permission, raising=False)
     with pytest.raises(CheckpointWriteError, match=r"run_epoch_2\.pkl'.*Permission denied"):
         make_solver(num_epochs=3, checkpoint_name=tmp_path / "run").train()
     assert load_checkpoint(tmp_path / "run_epoch_1.pkl", TOY_MODELS)["epoch"] == 1

@@ -52,7 +52,6 @@ run its initializer, which must set the BLAS thread count before numpy is first 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -67,6 +66,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bnlab._atomic import atomic_write
 
 # The variables BLAS and OpenMP libraries read once, when numpy loads them.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -229,16 +230,8 @@ def save_records(path: Path, name: str, runs: Sequence[Run], records: dict[str, 
     text = json.dumps({"sweep": name, "runs": entries}, indent=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # this process's own
-    try:
-        with open(temporary, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)  # atomic on POSIX and Windows: readers see old or new
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):  # open() itself may be what failed
-            os.unlink(temporary)
-        raise
+    with atomic_write(path, temporary) as file:  # readers see the old file or the new one
+        file.write(text.encode())
 
 
 def best_text(records: Sequence[Record], best: str) -> str | None:

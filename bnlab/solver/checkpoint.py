@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab._atomic import atomic_write
 from bnlab._safe_pickle import NUMPY_GLOBALS, NUMPY_RANDOM_GLOBALS
 
 
@@ -159,24 +160,18 @@ def write_checkpoint(path: str | os.PathLike, checkpoint: Any) -> Path:
     if not (isinstance(run_id, str) and re.fullmatch("[0-9a-f]{32}", run_id)):
         run_id = "0" * 32
     try:
-        with open(temporary, "wb") as f:
+        with atomic_write(path, temporary) as f:
             digest = hashlib.sha256()
             pickle.dump(checkpoint, _Hashing(f, digest), protocol=pickle.HIGHEST_PROTOCOL)
             digest.update(run_id.encode())  # the trailer's run id is covered too
             f.write(f"\nbnlab-checkpoint run={run_id} sha256={digest.hexdigest()}\n".encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        if isinstance(error, OSError) and not isinstance(error, CheckpointWriteError):
-            reason = error.strerror or str(error)
-            raise CheckpointWriteError(
-                error.errno, f"could not write checkpoint {str(path)!r}: {reason}", str(path)
-            ) from error
+    except CheckpointWriteError:
         raise
-    _fsync_directory(path.parent)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CheckpointWriteError(
+            error.errno, f"could not write checkpoint {str(path)!r}: {reason}", str(path)
+        ) from error
     return path
 
 
@@ -201,20 +196,6 @@ def read_run_id(path: str | os.PathLike) -> str | None:
     except OSError:
         return None
     return match.group(1).decode() if match else None
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def claim_prefix(
