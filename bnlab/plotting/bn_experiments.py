@@ -155,7 +155,7 @@ def plot_dropout_comparison(
     nets: net label -> {'train_acc', 'val_acc', 'variance_ratio', 'running_var_ratio'} -> one
     value per seed (NaN where not measured).
     """
-    fig, axes = new_figure(1, 2, width=11, row_height=4.0, gridspec_kw={"width_ratios": [3, 1]})
+    fig, axes = new_figure(1, 2, width=13, row_height=4.2, gridspec_kw={"width_ratios": [3, 1.3]})
     ax = axes[0, 0]
     labels = list(nets)
     x = np.arange(len(labels))
@@ -169,7 +169,8 @@ def plot_dropout_comparison(
             ax.plot([xi + offset] * len(v), v, "k.", ms=4)
         ax.bar_label(bars, fmt="%.3f", fontsize=7)
     low = min(np.nanmin(nets[label]["val_acc"]) for label in labels)
-    ax.set(xticks=x, xticklabels=labels, ylabel="Final accuracy", ylim=(max(0, low - 0.1), 1.0))
+    ax.set(xticks=x, ylabel="Final accuracy", ylim=(max(0, low - 0.1), 1.0))
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
     ax.set_title("Final train and validation accuracy (gap = overfitting)")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
@@ -185,7 +186,8 @@ def plot_dropout_comparison(
         bars = ax.bar(np.arange(len(measured)) + 0.4 * i - 0.2, values, 0.4, label=name)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.axhline(1.0, color="k", lw=0.8)
-    ax.set(xticks=np.arange(len(measured)), xticklabels=measured, ylabel="Mean per-feature ratio")
+    ax.set(xticks=np.arange(len(measured)), ylabel="Mean per-feature ratio")
+    ax.set_xticklabels(measured, rotation=20, ha="right", fontsize=8)
     ax.set_title("Variance shift at batchnorm2's input", fontsize=9)
     ax.legend(loc="lower right", fontsize=7)
     return save_figure(fig, path, title)
