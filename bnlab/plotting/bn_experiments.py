@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from bnlab.plotting.style import LABELS, color_for, new_figure, save_figure
 
@@ -216,4 +217,64 @@ def plot_population_statistics(
     ax.set(xlabel="batchnorm momentum (weight of the old running value)", ylabel="test accuracy")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="best", fontsize=8)
+    return save_figure(fig, path, title)
+
+
+def plot_placement(
+    runs: Mapping[str, Mapping[str, Mapping[str, Sequence[Any]]]],
+    titles: Mapping[str, str],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """Batchnorm before vs after the activation: final val accuracy per net, and the curves.
+
+    runs: net -> placement ('before', 'after') -> {'val_acc': one value per seed,
+    'val_history': one per-epoch list per seed}; titles: net -> its name on the figure.
+    Left: bars of the mean final validation accuracy over seeds, a dot per seed and a line
+    from the lowest to the highest seed. Right: the mean validation accuracy per epoch, one
+    colour per net, solid before and dashed after the activation.
+    """
+    fig, axes = new_figure(1, 2, width=13, row_height=4.5, gridspec_kw={"width_ratios": [1, 1.3]})
+    ax = axes[0, 0]
+    nets = list(runs)
+    placements = list(runs[nets[0]])
+    width = 0.8 / len(placements)
+    x = np.arange(len(nets))
+    lowest = 1.0
+    for j, placement in enumerate(placements):
+        offset = (j - (len(placements) - 1) / 2) * width
+        values = [np.asarray(runs[net][placement]["val_acc"], dtype=float) for net in nets]
+        means = [np.nanmean(v) for v in values]
+        bars = ax.bar(
+            x + offset, means, width, label=f"batchnorm {placement} the activation",
+            alpha=0.8 if j == 0 else 0.5, hatch=None if j == 0 else "//",
+        )  # fmt: skip
+        for xi, v in zip(x, values, strict=True):
+            ax.plot([xi + offset] * len(v), v, "k.", ms=5)
+            ax.plot([xi + offset] * 2, [np.nanmin(v), np.nanmax(v)], "k-", lw=1)
+            lowest = min(lowest, float(np.nanmin(v)))
+        ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=6)
+    ax.set(xticks=x, ylabel="Final validation accuracy", ylim=(max(0.0, lowest - 0.1), 1.05))
+    ax.set_xticklabels([titles.get(net, net) for net in nets], fontsize=8)
+    ax.set_title("Final validation accuracy (dots: seeds)", fontsize=10)
+    ax.legend(loc="upper center", fontsize=8, ncol=len(placements))
+    ax.grid(alpha=0.3, axis="y")
+    ax = axes[0, 1]
+    for i, net in enumerate(nets):
+        color = color_for(titles.get(net, net), i)
+        for placement, style in zip(placements, ("-", "--", ":"), strict=False):
+            histories = [h for h in runs[net][placement]["val_history"] if len(h)]
+            if not histories:
+                continue
+            length = min(len(h) for h in histories)
+            mean = np.mean([h[:length] for h in histories], axis=0)  # (epochs + 1,)
+            ax.plot(
+                np.arange(length), mean, style, color=color,
+                label=f"{titles.get(net, net)}, {placement}",
+            )  # fmt: skip
+    ax.set(xlabel=LABELS["epoch"], ylabel=LABELS["val_acc"])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("Validation accuracy per epoch (mean over seeds)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
     return save_figure(fig, path, title)
