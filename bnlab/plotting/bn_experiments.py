@@ -231,8 +231,9 @@ def plot_placement(
     runs: net -> placement ('before', 'after') -> {'val_acc': one value per seed,
     'val_history': one per-epoch list per seed}; titles: net -> its name on the figure.
     Left: bars of the mean final validation accuracy over seeds, a dot per seed and a line
-    from the lowest to the highest seed. Right: the mean validation accuracy per epoch, one
-    colour per net, solid before and dashed after the activation.
+    from the lowest to the highest seed. Right: the mean validation accuracy per epoch from
+    epoch 1 (epoch 0, the untrained nets at chance, would squash the differences), one colour
+    per net, solid before and dashed after the activation.
     """
     fig, axes = new_figure(1, 2, width=13, row_height=4.5, gridspec_kw={"width_ratios": [1, 1.3]})
     ax = axes[0, 0]
@@ -267,9 +268,9 @@ def plot_placement(
             if not histories:
                 continue
             length = min(len(h) for h in histories)
-            mean = np.mean([h[:length] for h in histories], axis=0)  # (epochs + 1,)
+            mean = np.mean([h[1:length] for h in histories], axis=0)  # (epochs,)
             ax.plot(
-                np.arange(length), mean, style, color=color,
+                np.arange(1, length), mean, style, color=color,
                 label=f"{titles.get(net, net)}, {placement}",
             )  # fmt: skip
     ax.set(xlabel=LABELS["epoch"], ylabel=LABELS["val_acc"])
