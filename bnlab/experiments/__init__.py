@@ -81,6 +81,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study note 004",
             "batchnorm momentum 0.5-0.999: moving averages vs recomputed statistics, and the cost",
         ),
+        ExperimentInfo(
+            "placement",
+            "placement",
+            "study note 001",
+            "batchnorm before vs after the activation: six-layer FC net, sigmoid and relu LeNet",
+        ),
     ]
 }
 

@@ -16,10 +16,14 @@ of 'affine2' (batchnorm2's input) in train mode (dropout active) and test mode (
 on the same examples, and report the mean of their ratio, and the mean ratio of batchnorm2's
 running variance to the test-mode variance.
 
-Li et al.'s fix, dropout only after the last batchnorm, needs a net option FullyConnectedNet
-does not have (its dropout follows every hidden layer), so it is not shown here.
+Li et al.'s fix is to put dropout only after the last batchnorm. The "both-last" nets do that
+(``dropout_position='last'``): batchnorm in every hidden layer, dropout only after the last
+hidden layer's relu, where it feeds the output affine layer and no batchnorm. Their variance
+ratio is measured at the same place as the "both" nets' (affine2, batchnorm2's input): there no
+dropout precedes it, so the ratio shows what is left without dropout's shift (batchnorm1's
+batch vs running statistics), the baseline the "both" nets' ratio is to be read against.
 
-The (2 + 2 x len(keep_ratios)) x len(seeds) trainings are independent runs of one sweep
+The (2 + 3 x len(keep_ratios)) x len(seeds) trainings are independent runs of one sweep
 (:mod:`bnlab.experiments.sweep`), so ``--jobs``, ``--dask`` and ``--resume`` apply.
 """
 
@@ -62,12 +66,15 @@ class Config:
         return cls(num_train=500, num_epochs=3, num_variance_samples=200, seeds=(0,))
 
     @property
-    def nets(self) -> dict[str, tuple[bool, float]]:
-        """label -> (batchnorm, keep ratio): plain, batchnorm, then dropout/both per keep ratio."""
-        nets = {"plain": (False, 1.0), "batchnorm": (True, 1.0)}
+    def nets(self) -> dict[str, tuple[bool, float, str]]:
+        """label -> (batchnorm, keep ratio, dropout_position): plain, batchnorm, then per keep
+        ratio dropout and both (dropout after every hidden layer) and both-last (only after the
+        last one)."""
+        nets = {"plain": (False, 1.0, "every"), "batchnorm": (True, 1.0, "every")}
         for keep in self.keep_ratios:
-            nets[f"dropout {keep:g}"] = (False, keep)
-            nets[f"both {keep:g}"] = (True, keep)
+            nets[f"dropout {keep:g}"] = (False, keep, "every")
+            nets[f"both {keep:g}"] = (True, keep, "every")
+            nets[f"both-last {keep:g}"] = (True, keep, "last")
         return nets
 
 
@@ -99,13 +106,18 @@ def variance_shift(model: Any, X: np.ndarray, layer: str = "affine2") -> tuple[f
 
 
 def train_one(
-    config: dict[str, Any], batchnorm: bool, keep_ratio: float, seed: int
+    config: dict[str, Any],
+    batchnorm: bool,
+    keep_ratio: float,
+    seed: int,
+    dropout_position: str = "every",
 ) -> dict[str, Any]:
     """One run: the net, with batchnorm or not and dropout keeping ``keep_ratio``, from ``seed``.
 
-    config: the Config's fields (``dataclasses.asdict``). Returns final train_acc and val_acc
-    (the last epoch's), and with both batchnorm and dropout the variance shift (see
-    :func:`variance_shift`; NaN otherwise).
+    config: the Config's fields (``dataclasses.asdict``); dropout_position: 'every' hidden
+    layer or the 'last' one only (FullyConnectedNet's option). Returns final train_acc and
+    val_acc (the last epoch's), and with both batchnorm and dropout the variance shift at
+    batchnorm2's input (see :func:`variance_shift`; NaN otherwise).
     """
     config = Config(**config)
     data = _load_data(config.data, config.num_train, config.seed, config.dtype)
@@ -115,6 +127,7 @@ def train_one(
         config.hidden_dims,
         normalization="batchnorm" if batchnorm else None,
         dropout_keep_ratio=keep_ratio,
+        dropout_position=dropout_position,
         weight_scale=config.weight_scale,
         dtype=np.dtype(config.dtype),
         seed=seed,
@@ -142,7 +155,7 @@ def train_one(
 
 
 def run(config: Config, sweep: SweepOptions | None = None) -> Result:
-    """The four nets for every seed; ``sweep`` says where the runs go (default: in-process)."""
+    """Every net for every seed; ``sweep`` says where the runs go (default: in-process)."""
     start = time.perf_counter()
     sweep = SweepOptions(jobs=1, progress=False) if sweep is None else sweep
     pairs = [(net, seed) for seed in config.seeds for net in config.nets]
@@ -154,6 +167,7 @@ def run(config: Config, sweep: SweepOptions | None = None) -> Result:
                 "batchnorm": config.nets[net][0],
                 "keep_ratio": config.nets[net][1],
                 "seed": seed,
+                "dropout_position": config.nets[net][2],
             },
             label=f"{net} seed {seed}",
         )
@@ -177,7 +191,8 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
     path = plot_dropout_comparison(
         result.nets,
         Path(out_dir) / "dropout.png",
-        f"Dropout (keep ratio after the name) and batchnorm, {len(result.seeds)} seed(s)",
+        f"Dropout (keep ratio after the name) and batchnorm, {len(result.seeds)} seed(s); "
+        "both-last: dropout only after the last hidden layer",
     )
     return [path]
 
@@ -190,7 +205,7 @@ def summarize(result: Result) -> str:
     for net, metrics in result.nets.items():
         train, val = np.nanmean(metrics["train_acc"]), np.nanmean(metrics["val_acc"])
         lines.append(
-            f"{net:>10}: train acc {train:.3f}, val acc {val:.3f}, gap {train - val:.3f}"
+            f"{net:>13}: train acc {train:.3f}, val acc {val:.3f}, gap {train - val:.3f}"
             f" (val per seed: {', '.join(f'{v:.3f}' for v in metrics['val_acc'])})"
         )
     for net, metrics in result.nets.items():
@@ -200,5 +215,27 @@ def summarize(result: Result) -> str:
                 f"{np.nanmean(metrics['variance_ratio']):.3f}; running_var / var test "
                 f"{np.nanmean(metrics['running_var_ratio']):.3f}"
             )
+    lines += _fix_lines(result.nets)
     lines += [f"   failed: {label}: {message}" for label, message in result.failed.items()]
     return "\n".join(lines)
+
+
+def _fix_lines(nets: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Li et al.'s fix against the 'both' net, per keep ratio: variance ratio and val accuracy."""
+    lines = []
+    for net, last in nets.items():
+        if not net.startswith("both-last "):
+            continue
+        keep = net.removeprefix("both-last ")
+        every = nets.get(f"both {keep}")
+        if every is None:
+            continue
+        lines.append(
+            f"fix at keep {keep} (dropout only after the last batchnorm): var train / var test "
+            f"{np.nanmean(last['variance_ratio']):.3f} (both: "
+            f"{np.nanmean(every['variance_ratio']):.3f}); val acc "
+            f"{np.nanmean(last['val_acc']):.3f} (both: {np.nanmean(every['val_acc']):.3f}); gap "
+            f"{np.nanmean(last['train_acc']) - np.nanmean(last['val_acc']):.3f} (both: "
+            f"{np.nanmean(every['train_acc']) - np.nanmean(every['val_acc']):.3f})"
+        )
+    return lines

@@ -20,6 +20,9 @@ from bnlab.nets.registry import (
 )
 from bnlab.nets.weights import init_weight
 
+# norm_placement= setting: where a hidden layer's normalisation goes relative to its activation
+NORM_PLACEMENTS = ("before", "after")
+
 
 class NetBuilder:
     """Grows a net's params and layers block by block, tracking one example's shape.
@@ -136,6 +139,22 @@ class NetBuilder:
         """{kind}{i}: relu, tanh, sigmoid or leaky_relu; the shape is unchanged."""
         check_choice("activation", kind, ACTIVATIONS)
         self.layers.append(Layer(f"{kind}{self.index}", *ACTIVATIONS[kind]))
+
+    def norm_and_activation(
+        self, kind: str | None, activation: str, placement: str = "before"
+    ) -> None:
+        """The two layers after a weighted one, in the order ``placement`` says.
+
+        'before': {kind}{i} - {activation}{i}, the BN paper's and cs231n's order (normalise the
+        affine/conv output, then apply the nonlinearity); 'after': {activation}{i} - {kind}{i},
+        normalising what the nonlinearity outputs. kind None: the activation alone.
+        """
+        check_choice("norm_placement", placement, NORM_PLACEMENTS)
+        if placement == "before":
+            self.norm(kind)
+        self.activation(activation)
+        if placement == "after":
+            self.norm(kind)
 
     def dropout(self, keep_ratio: float) -> None:
         """dropout{i}, keeping each unit with probability keep_ratio; 1: no layer.

@@ -1,4 +1,7 @@
-"""cs231n's FullyConnectedNet: {affine - [batch/layer norm] - activation - [dropout]} x (L - 1) - affine - loss."""
+"""cs231n's FullyConnectedNet: {affine - [batch/layer norm] - activation - [dropout]} x (L - 1) - affine - loss.
+
+Options move the normalisation after the activation and keep dropout to the last hidden layer.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ import numpy as np
 
 from bnlab._validation import check_choice
 from bnlab.layers.checks import keep_probability
-from bnlab.nets.builder import NetBuilder
+from bnlab.nets.builder import NORM_PLACEMENTS, NetBuilder
 from bnlab.nets.model import ChainNet
 from bnlab.nets.registry import NORMALIZATIONS
 
 _UNSET: Any = object()
+DROPOUT_POSITIONS = ("every", "last")  # dropout_position= setting
 
 
 def _resolve_legacy(normalization, use_batchnorm, dropout_keep_ratio, dropout):
@@ -61,6 +65,13 @@ class FullyConnectedNet(ChainNet):
       ``model.dropout_param['rng'] = np.random.default_rng(k)``)
     - activation: 'relu', 'tanh', 'sigmoid' or 'leaky_relu'
     - loss: 'softmax', 'svm' or 'mse'
+    - norm_placement (keyword only): 'before' (default) normalises the affine output before
+      the activation, affine - norm - activation, as the BN paper and cs231n do; 'after' gives
+      affine - activation - norm. gamma{i}, beta{i} keep their names and shapes (D_i,).
+    - dropout_position (keyword only): 'every' (default) puts dropout after every hidden
+      layer; 'last' only after the last one, so that no normalisation layer ever sees
+      dropout's train-time variance (Li et al., 2019, "Understanding the disharmony between
+      dropout and batch normalization by variance shift").
     Older keywords still work: ``use_batchnorm=True`` and ``dropout=`` (the DROP probability in
     2017, the KEEP probability in 2018-2019: ``bnlab.set_cs231n_year`` says which). The dropout
     conventions are set out once, in :mod:`bnlab.layers.dropout`'s docstring.
@@ -86,11 +97,15 @@ class FullyConnectedNet(ChainNet):
         *,
         use_batchnorm: bool = _UNSET,
         dropout: float = _UNSET,
+        norm_placement: str = "before",
+        dropout_position: str = "every",
     ) -> None:
         normalization, dropout_keep_ratio = _resolve_legacy(
             normalization, use_batchnorm, dropout_keep_ratio, dropout
         )
         check_choice("normalization", normalization, (None, *NORMALIZATIONS))
+        check_choice("norm_placement", norm_placement, NORM_PLACEMENTS)
+        check_choice("dropout_position", dropout_position, DROPOUT_POSITIONS)
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
         dims = [input_dim, *hidden_dims, num_classes]
@@ -99,14 +114,16 @@ class FullyConnectedNet(ChainNet):
                 f"input_dim, hidden_dims and num_classes must be positive integers, got {dims}"
             )
         self.normalization = normalization
+        self.norm_placement = norm_placement
+        self.dropout_position = dropout_position
         self.use_dropout = dropout_keep_ratio != 1
         self.num_layers = 1 + len(hidden_dims)
         net = NetBuilder((input_dim,), weight_scale, dtype, seed)
-        for hidden_dim in hidden_dims:
+        for layer, hidden_dim in enumerate(hidden_dims, start=1):
             net.affine(hidden_dim)
-            net.norm(normalization)
-            net.activation(activation)
-            net.dropout(dropout_keep_ratio)
+            net.norm_and_activation(normalization, activation, norm_placement)
+            if dropout_position == "every" or layer == len(hidden_dims):
+                net.dropout(dropout_keep_ratio)
         net.affine(num_classes)
         super().__init__(net, reg, loss)
 

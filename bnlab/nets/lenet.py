@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bnlab._validation import check_choice, check_count
-from bnlab.nets.builder import NetBuilder
+from bnlab.nets.builder import NORM_PLACEMENTS, NetBuilder
 from bnlab.nets.model import ChainNet
 from bnlab.nets.registry import SPATIAL_NORMALIZATIONS
 
@@ -43,6 +43,8 @@ class LeNet(ChainNet):
       own generator (None: NumPy's global one)
     - num_filters, hidden_dims: the widths, (6, 16) and (120, 84) in LeNet-5; smaller ones
       give the same architecture small enough to gradient-check
+    - norm_placement: 'before' (study note 001's, default): conv/affine - norm - activation;
+      'after': conv/affine - activation - norm (the pooling still follows both)
     Biases start at 0 (d2l keeps PyTorch's small uniform ones), gamma at 1 and beta at 0.
     """
 
@@ -60,8 +62,10 @@ class LeNet(ChainNet):
         *,
         num_filters: tuple[int, int] = (6, 16),
         hidden_dims: tuple[int, int] = (120, 84),
+        norm_placement: str = "before",
     ) -> None:
         check_choice("normalization", normalization, (None, *SPATIAL_NORMALIZATIONS))
+        check_choice("norm_placement", norm_placement, NORM_PLACEMENTS)
         check_count("num_classes", num_classes, minimum=1)
         for name, sizes in [("num_filters", num_filters), ("hidden_dims", hidden_dims)]:
             if not isinstance(sizes, tuple | list) or len(sizes) != 2:
@@ -69,15 +73,14 @@ class LeNet(ChainNet):
             for size in sizes:
                 check_count(name, size, minimum=1)
         self.normalization = normalization
+        self.norm_placement = norm_placement
         net = NetBuilder(input_dim, weight_scale, dtype, seed)
         for num_filter, pad in zip(num_filters, (FIRST_PAD, 0), strict=True):
             net.conv(num_filter, FILTER_SIZE, pad=pad)
-            net.norm(normalization)
-            net.activation(activation)
+            net.norm_and_activation(normalization, activation, norm_placement)
             net.pool(pooling, 2)
         for hidden_dim in hidden_dims:
             net.affine(hidden_dim)
-            net.norm(normalization)
-            net.activation(activation)
+            net.norm_and_activation(normalization, activation, norm_placement)
         net.affine(num_classes)
         super().__init__(net, reg)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from bnlab.plotting.style import LABELS, color_for, new_figure, save_figure
 
@@ -155,7 +156,7 @@ def plot_dropout_comparison(
     nets: net label -> {'train_acc', 'val_acc', 'variance_ratio', 'running_var_ratio'} -> one
     value per seed (NaN where not measured).
     """
-    fig, axes = new_figure(1, 2, width=11, row_height=4.0, gridspec_kw={"width_ratios": [3, 1]})
+    fig, axes = new_figure(1, 2, width=13, row_height=4.2, gridspec_kw={"width_ratios": [3, 1.3]})
     ax = axes[0, 0]
     labels = list(nets)
     x = np.arange(len(labels))
@@ -169,7 +170,8 @@ def plot_dropout_comparison(
             ax.plot([xi + offset] * len(v), v, "k.", ms=4)
         ax.bar_label(bars, fmt="%.3f", fontsize=7)
     low = min(np.nanmin(nets[label]["val_acc"]) for label in labels)
-    ax.set(xticks=x, xticklabels=labels, ylabel="Final accuracy", ylim=(max(0, low - 0.1), 1.0))
+    ax.set(xticks=x, ylabel="Final accuracy", ylim=(max(0, low - 0.1), 1.0))
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
     ax.set_title("Final train and validation accuracy (gap = overfitting)")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
@@ -185,7 +187,8 @@ def plot_dropout_comparison(
         bars = ax.bar(np.arange(len(measured)) + 0.4 * i - 0.2, values, 0.4, label=name)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.axhline(1.0, color="k", lw=0.8)
-    ax.set(xticks=np.arange(len(measured)), xticklabels=measured, ylabel="Mean per-feature ratio")
+    ax.set(xticks=np.arange(len(measured)), ylabel="Mean per-feature ratio")
+    ax.set_xticklabels(measured, rotation=20, ha="right", fontsize=8)
     ax.set_title("Variance shift at batchnorm2's input", fontsize=9)
     ax.legend(loc="lower right", fontsize=7)
     return save_figure(fig, path, title)
@@ -214,4 +217,65 @@ def plot_population_statistics(
     ax.set(xlabel="batchnorm momentum (weight of the old running value)", ylabel="test accuracy")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="best", fontsize=8)
+    return save_figure(fig, path, title)
+
+
+def plot_placement(
+    runs: Mapping[str, Mapping[str, Mapping[str, Sequence[Any]]]],
+    titles: Mapping[str, str],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """Batchnorm before vs after the activation: final val accuracy per net, and the curves.
+
+    runs: net -> placement ('before', 'after') -> {'val_acc': one value per seed,
+    'val_history': one per-epoch list per seed}; titles: net -> its name on the figure.
+    Left: bars of the mean final validation accuracy over seeds, a dot per seed and a line
+    from the lowest to the highest seed. Right: the mean validation accuracy per epoch from
+    epoch 1 (epoch 0, the untrained nets at chance, would squash the differences), one colour
+    per net, solid before and dashed after the activation.
+    """
+    fig, axes = new_figure(1, 2, width=13, row_height=4.5, gridspec_kw={"width_ratios": [1, 1.3]})
+    ax = axes[0, 0]
+    nets = list(runs)
+    placements = list(runs[nets[0]])
+    width = 0.8 / len(placements)
+    x = np.arange(len(nets))
+    lowest = 1.0
+    for j, placement in enumerate(placements):
+        offset = (j - (len(placements) - 1) / 2) * width
+        values = [np.asarray(runs[net][placement]["val_acc"], dtype=float) for net in nets]
+        means = [np.nanmean(v) for v in values]
+        bars = ax.bar(
+            x + offset, means, width, label=f"batchnorm {placement} the activation",
+            alpha=0.8 if j == 0 else 0.5, hatch=None if j == 0 else "//",
+        )  # fmt: skip
+        for xi, v in zip(x, values, strict=True):
+            ax.plot([xi + offset] * len(v), v, "k.", ms=5)
+            ax.plot([xi + offset] * 2, [np.nanmin(v), np.nanmax(v)], "k-", lw=1)
+            lowest = min(lowest, float(np.nanmin(v)))
+        ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=6)
+    ax.set(xticks=x, ylabel="Final validation accuracy", ylim=(max(0.0, lowest - 0.1), 1.05))
+    ax.set_xticklabels([titles.get(net, net) for net in nets], fontsize=8)
+    ax.set_title("Final validation accuracy (dots: seeds)", fontsize=10)
+    ax.legend(loc="upper center", fontsize=8, ncol=len(placements))
+    ax.grid(alpha=0.3, axis="y")
+    ax = axes[0, 1]
+    for i, net in enumerate(nets):
+        color = color_for(titles.get(net, net), i)
+        for placement, style in zip(placements, ("-", "--", ":"), strict=False):
+            histories = [h for h in runs[net][placement]["val_history"] if len(h)]
+            if not histories:
+                continue
+            length = min(len(h) for h in histories)
+            mean = np.mean([h[1:length] for h in histories], axis=0)  # (epochs,)
+            ax.plot(
+                np.arange(1, length), mean, style, color=color,
+                label=f"{titles.get(net, net)}, {placement}",
+            )  # fmt: skip
+    ax.set(xlabel=LABELS["epoch"], ylabel=LABELS["val_acc"])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("Validation accuracy per epoch (mean over seeds)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
     return save_figure(fig, path, title)
