@@ -81,6 +81,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study note 004",
             "batchnorm momentum 0.5-0.999: moving averages vs recomputed statistics, and the cost",
         ),
+        ExperimentInfo(
+            "learning-rate",
+            "learning_rate",
+            "study notes 001, 003",
+            "learning rates over 4-7 decades, with and without batchnorm: six-layer net and LeNets",
+        ),
     ]
 }
 
