@@ -331,8 +331,7 @@ def trains(net: NetSweep, threshold: float, chance: float) -> np.ndarray:
 def fewest_iterations(net: NetSweep) -> np.ndarray:
     """(num_lrs,) the mean iterations to the loss target where every seed reached it, else NaN."""
     grid = np.asarray(net.iterations, dtype=float)  # (num_lrs, num_seeds)
-    every = np.isfinite(grid).all(axis=1)
-    return np.where(every, np.where(every[:, None], grid, 0.0).mean(axis=1), math.nan)
+    return grid.mean(axis=1)  # a NaN seed (never reached) makes its rate's mean NaN
 
 
 def iteration_ratio(baseline: NetSweep, batchnorm: NetSweep) -> tuple[float, int]:
