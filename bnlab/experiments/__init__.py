@@ -85,7 +85,7 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "learning-rate",
             "learning_rate",
             "study notes 001, 003",
-            "learning rates over 4-7 decades, with and without batchnorm: six-layer net and LeNets",
+            "learning rates over 4-5 decades, with and without batchnorm: six-layer net and LeNets",
         ),
     ]
 }
