@@ -19,6 +19,7 @@ FIGURES = {
     "dropout": ["dropout.png"],
     "population-statistics": ["population_statistics.png"],
     "placement": ["placement.png"],
+    "learning-rate": ["learning_rate.png"],
 }
 
 

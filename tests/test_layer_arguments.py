@@ -42,6 +42,7 @@ from bnlab.layers import (
     spatial_batchnorm_forward,
     spatial_groupnorm_forward,
 )
+from bnlab.layers.checks import OverflowInNormalization
 
 # --- item 12: every public backward refuses a wrong cache, naming itself and its forward ----
 
@@ -279,6 +280,8 @@ def test_an_overflowing_variance_is_refused_naming_the_layer_and_the_feature(nam
     assert np.isfinite(x).all()
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(ValueError) as info:
         run(x)
+    # its own class, so that the Solver can tell it from a bad argument and call it divergence
+    assert isinstance(info.value, OverflowInNormalization), repr(info.value)
     message = str(info.value)
     layer = name.replace("affine_bn_relu", "batchnorm").replace("affine_ln_relu", "layernorm")
     layer = layer.replace("conv_bn_relu", "spatial_batchnorm")

@@ -1,5 +1,6 @@
 """Solver: training, sampling, metrics, checkpoints, exact resume, the NaN guard, errors."""
 
+import math
 import os
 import pickle
 import re
@@ -13,6 +14,8 @@ import bnlab.solver.solver as solver_module
 from bnlab.fast import optim as fast_optim
 from bnlab.fast.ufunc_buffer import SMALL_BUFFER
 from bnlab.layers import softmax_loss
+from bnlab.layers.checks import OverflowInNormalization
+from bnlab.nets import FullyConnectedNet
 from bnlab.solver import Solver, TrainingDiverged, load_checkpoint, optim, write_checkpoint
 from bnlab.solver.checkpoint import (
     CHECKPOINT_KEYS,
@@ -644,6 +647,32 @@ def test_infinite_loss_is_caught_too():
 
     with pytest.raises(TrainingDiverged, match="loss is inf at epoch 1, iteration 1 of 6"):
         make_solver(model=Exploding()).train()
+
+
+def test_an_overflow_in_batchnorms_statistics_is_a_divergence_with_the_layers_message():
+    # A huge step makes the weights ~1e30: batchnorm's float32 variance overflows while its
+    # normalised output, and so the loss, stay finite. Without the Solver's catch this would
+    # escape as the layer's ValueError.
+    data = {
+        key: value.astype(np.float32) if key[0] == "X" else value for key, value in blobs().items()
+    }
+    model = FullyConnectedNet(
+        [8, 8], input_dim=4, num_classes=3, normalization="batchnorm", dtype=np.float32, seed=0
+    )
+    solver = make_solver(
+        model=model, data=data, update_rule="sgd", optim_config={"learning_rate": 1e30}
+    )
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    error = caught.value
+    assert isinstance(error.__cause__, OverflowInNormalization)
+    assert isinstance(error.__cause__, ValueError)  # what it was before it had a name
+    assert error.loss == math.inf and solver.loss_history[-1] == math.inf
+    assert np.isfinite(solver.loss_history[:-1]).all()
+    assert "the loss is inf at epoch 1, iteration 2 of 6" in str(error)
+    assert "batchnorm_forward_fast: the mean or variance of feature" in str(error)
+    assert "overflows float32" in str(error) and "try a smaller learning rate" in str(error)
+    assert all(np.isfinite(w).all() for w in solver.model.params.values())  # the best, restored
 
 
 def test_nan_reaching_a_batch_blames_the_data_not_the_learning_rate():

@@ -87,6 +87,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study note 001",
             "batchnorm before vs after the activation: six-layer FC net, sigmoid and relu LeNet",
         ),
+        ExperimentInfo(
+            "learning-rate",
+            "learning_rate",
+            "study notes 001, 003",
+            "learning rates over 4-5 decades, with and without batchnorm: six-layer net and LeNets",
+        ),
     ]
 }
 

@@ -173,6 +173,15 @@ def check_groupnorm_forward(
     return checked[0], checked[1], int(G), eps
 
 
+class OverflowInNormalization(ValueError):
+    """A normalisation layer's mean or variance overflowed although its input x is finite.
+
+    Raised by :func:`check_finite_statistics`. During training it means the activations
+    exploded (a learning rate too large, say): the :class:`~bnlab.solver.Solver` reports it as
+    a divergence, like a NaN or infinite loss. A ValueError, as it was before it had a name.
+    """
+
+
 def check_finite_statistics(
     var: np.ndarray, x: np.ndarray, layer: str, unit: str, kept_axes: tuple[int, ...]
 ) -> None:
@@ -182,8 +191,8 @@ def check_finite_statistics(
     shape whose ``kept_axes`` index the units. In float32, |x - mu| above about 1.8e19
     squares to inf (1.3e154 in float64); inv_std would then be 0 and the output silently
     beta. A NaN or inf already in x is let through: it is not the layer's doing, and the
-    Solver reports a non-finite loss as divergence. Costs one reduction over var when all is
-    well.
+    Solver reports a non-finite loss as divergence. Raises :class:`OverflowInNormalization`.
+    Costs one reduction over var when all is well.
     """
     if np.isfinite(var).all() or not np.isfinite(x).all():
         return
@@ -191,7 +200,7 @@ def check_finite_statistics(
     index = tuple(int(position[axis]) for axis in kept_axes)
     where = index[0] if len(index) == 1 else index
     limit = float(np.sqrt(np.finfo(x.dtype).max))
-    raise ValueError(
+    raise OverflowInNormalization(
         f"{layer}: the mean or variance of {unit} {where} overflows {x.dtype} although x is "
         f"finite (x's largest magnitude is {float(np.abs(x).max()):.3g}; squares above "
         f"{limit:.3g} overflow): scale x down or compute in float64"

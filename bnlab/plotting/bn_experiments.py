@@ -279,3 +279,78 @@ def plot_placement(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=7, ncol=2)
     return save_figure(fig, path, title)
+
+
+def plot_learning_rate_sweep(
+    learning_rates: Mapping[str, Sequence[float]],
+    runs: Mapping[str, Mapping[str, Any]],
+    path: str | Path,
+    title: str | None = None,
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    chance: float | None = None,
+    iterations_label: str = "Iterations to the loss target",
+    subtitles: Mapping[str, str] | None = None,
+) -> Path:
+    """One column per family of nets, against the learning rate (log x): the final validation
+    accuracy (top) and the iterations to a loss target (bottom).
+
+    learning_rates: family -> its rates. runs: family -> net label -> a record with
+    ``final_val_acc``, ``iterations`` and ``diverged``, each [learning rate][seed]. A line is
+    the mean over the seeds with a value, the dots the seeds (NaN: diverged, never reached the
+    target, or failed); an x on the accuracy panel's bottom edge marks a rate at which some seed
+    diverged. thresholds: family -> the accuracy "trains" needs (a dashed line); chance: a
+    dotted line.
+    """
+    families = list(runs)
+    fig, axes = new_figure(2, len(families), width=5.2 * len(families), row_height=3.8)
+    for column, family in enumerate(families):
+        rates = np.asarray(learning_rates[family], dtype=float)
+        top, bottom = axes[0, column], axes[1, column]
+        for i, (label, net) in enumerate(runs[family].items()):
+            color = color_for(label, i)
+            for ax, key in ((top, "final_val_acc"), (bottom, "iterations")):
+                grid = np.asarray(getattr(net, key), dtype=float)  # (num_lrs, num_seeds)
+                counted = np.isfinite(grid).sum(axis=1)
+                mean = np.where(
+                    counted > 0, np.nansum(grid, axis=1) / np.maximum(counted, 1), np.nan
+                )
+                ax.semilogx(rates, mean, "-o", color=color, label=label, ms=4)
+                seeds_x = np.repeat(rates[:, None], grid.shape[1], axis=1)  # (num_lrs, num_seeds)
+                ax.plot(seeds_x.ravel(), grid.ravel(), ".", color=color, alpha=0.45, ms=5)
+            diverged = np.asarray(net.diverged, dtype=bool).any(axis=1)
+            if diverged.any():
+                edge = top.get_xaxis_transform()  # x in data units, y in axes fraction
+                top.plot(
+                    rates[diverged],
+                    [0.04 + 0.06 * i] * int(diverged.sum()),
+                    "x",
+                    color=color,
+                    ms=10,
+                    mew=2.5,
+                    transform=edge,
+                    clip_on=False,
+                    label=f"{label}: diverged (some seed)",
+                )
+        if thresholds is not None and family in thresholds:
+            top.axhline(thresholds[family], color="0.3", ls="--", lw=1, label='"trains" from here')
+        if chance is not None:
+            top.axhline(chance, color="0.5", ls=":", lw=1, label="chance")
+        bottom.set_xscale("log")
+        bottom.set_xlim(top.get_xlim())  # the same rates under each other, drawn or not
+        bottom.set_ylim(bottom=0)
+        reached = [np.ravel(net.iterations) for net in runs[family].values()]
+        if not np.isfinite(np.concatenate(reached)).any():
+            bottom.text(
+                0.5, 0.5, "no run reached the loss target", ha="center", transform=bottom.transAxes
+            )
+        name = subtitles.get(family, family) if subtitles else family
+        top.set(
+            title=name, xlabel=LABELS["learning_rate"], ylabel="Final " + LABELS["val_acc"].lower()
+        )
+        top.set_ylim(0, 1)
+        bottom.set(xlabel=LABELS["learning_rate"], ylabel=iterations_label)
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(loc="best", fontsize=7)
+    return save_figure(fig, path, title)

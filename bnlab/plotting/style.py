@@ -33,6 +33,7 @@ LABELS: dict[str, str] = {
     "mse": "Mean squared error",
     "weight_scale": "Weight initialisation scale (std)",
     "seconds": "Time (s)",
+    "learning_rate": "Learning rate",
 }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from bnlab.fast.optim import UPDATE_RULES as FAST_RULES
 from bnlab.fast.ufunc_buffer import small_ufunc_buffer
+from bnlab.layers.checks import OverflowInNormalization
 from bnlab.solver.arguments import (
     DATA_KEYS,
     check_checkpoint_name,
@@ -54,7 +55,9 @@ class TrainingDiverged(FloatingPointError):
     """The training loss became NaN or infinite; ``epoch``, ``iteration`` and ``loss`` say where.
 
     By the time it is raised the model holds the best params so far, and the Solver keeps its
-    histories (the last loss_history entry is the non-finite loss).
+    histories (the last loss_history entry is the non-finite loss). A normalisation layer whose
+    mean or variance overflowed (:class:`~bnlab.layers.checks.OverflowInNormalization`, then
+    the ``__cause__``) counts as an infinite loss: the activations outgrew the dtype.
     """
 
     def __init__(self, message: str, epoch: int, iteration: int, loss: float) -> None:
@@ -264,7 +267,12 @@ class Solver:
     def _step(self) -> float:
         """One minibatch: one forward/backward, one in-place update per parameter."""
         X_batch, y_batch = self._next_batch()
-        loss, grads = self.model.loss(X_batch, y_batch)
+        try:
+            loss, grads = self.model.loss(X_batch, y_batch)
+        except OverflowInNormalization as overflow:
+            # Activations past the dtype's range: the loss, had it been computed, is inf.
+            self.loss_history.append(math.inf)
+            self._diverged(math.inf, X_batch, y_batch, cause=overflow)
         loss = float(loss)
         self.loss_history.append(loss)
         if not math.isfinite(loss):
@@ -281,7 +289,15 @@ class Solver:
             )
         return loss
 
-    def _diverged(self, loss: float, X_batch: np.ndarray, y_batch: np.ndarray) -> None:
+    def _diverged(
+        self,
+        loss: float,
+        X_batch: np.ndarray,
+        y_batch: np.ndarray,
+        cause: OverflowInNormalization | None = None,
+    ) -> None:
+        """Raise TrainingDiverged for a non-finite loss, or for ``cause``: a normalisation
+        layer's statistics that overflowed (the loss is then recorded as inf)."""
         # from the history, not the sampler: the unseeded (cs231n) draws keep no position
         epoch = self.epoch + 1
         iteration = (len(self.loss_history) - 1) % self.iterations_per_epoch + 1
@@ -289,6 +305,8 @@ class Solver:
             f"training diverged: the loss is {loss} at epoch {epoch}, iteration {iteration} of "
             f"{self.iterations_per_epoch} (iteration {len(self.loss_history)} overall)"
         )
+        if cause is not None:
+            message += f": {cause}"
         if self.best_params is not None:
             self._restore_best()
             message += (
@@ -319,7 +337,7 @@ class Solver:
                 ". The batch's inputs are finite, so the steps were too large: try a smaller "
                 "learning rate."
             )
-        raise TrainingDiverged(message, epoch=epoch, iteration=iteration, loss=loss)
+        raise TrainingDiverged(message, epoch=epoch, iteration=iteration, loss=loss) from cause
 
     # -- evaluation -----------------------------------------------------------------------------
 
