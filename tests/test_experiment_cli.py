@@ -18,6 +18,7 @@ FIGURES = {
     "lenet-bn": ["lenet_bn.png"],
     "dropout": ["dropout.png"],
     "population-statistics": ["population_statistics.png"],
+    "batch-size": ["batch_size.png"],
 }
 
 

@@ -81,6 +81,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study note 004",
             "batchnorm momentum 0.5-0.999: moving averages vs recomputed statistics, and the cost",
         ),
+        ExperimentInfo(
+            "batch-size",
+            "batch_size",
+            "cs231n assignment 2 (issue 12)",
+            "LeNet with batchnorm, layernorm and groupnorm at batch sizes 2 to 256, 3 seeds",
+        ),
     ]
 }
 

@@ -20,6 +20,7 @@ COLORS: dict[str, str] = {
     "layernorm": "tab:green",
     "data": "0.6",
     "truth": "black",
+    "groupnorm": "tab:purple",
 }
 _FALLBACK = ["tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
 
@@ -33,6 +34,7 @@ LABELS: dict[str, str] = {
     "mse": "Mean squared error",
     "weight_scale": "Weight initialisation scale (std)",
     "seconds": "Time (s)",
+    "batch_size": "Batch size (examples per minibatch)",
 }
 
 
