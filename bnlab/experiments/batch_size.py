@@ -48,7 +48,7 @@ NETS = {"lenet": "LeNet", "fc": "fully connected net"}  # train_one's net -> its
 
 @dataclass
 class Config:
-    normalizations: tuple[str, ...] = ("batchnorm", "layernorm", "groupnorm")  # one net each
+    normalizations: tuple[str, ...] = ("batchnorm", "layernorm", "groupnorm")  # LeNet's
     num_groups: int = 2  # groupnorm's groups: LeNet's 6 and 16 channels allow 1 or 2
     batch_sizes: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256)
     num_train: int = 4000  # training images, a random subset
