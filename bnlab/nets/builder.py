@@ -141,7 +141,7 @@ class NetBuilder:
             constants = (G,)  # spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
         self.params[f"gamma{i}"] = np.ones(num_features, dtype=self.dtype)
         self.params[f"beta{i}"] = np.zeros(num_features, dtype=self.dtype)
-        state = {"mode": "train"} if kind == "batchnorm" else {}  # layernorm has no mode
+        state = {"mode": "train"} if kind == "batchnorm" else {}  # layernorm, groupnorm: no mode
         self.norm_params.append(state)
         self.layers.append(
             Layer(
