@@ -172,7 +172,7 @@ def test_single_example_in_test_mode():
 @pytest.mark.parametrize(
     "kwargs, error, words",
     [
-        (dict(normalization="layernorm"), ValueError, ["normalization", "'layernorm'"]),
+        (dict(normalization="instancenorm"), ValueError, ["normalization", "'instancenorm'"]),
         (dict(activation="gelu"), ValueError, ["activation", "'gelu'"]),
         (dict(pooling="median"), ValueError, ["pooling", "'median'", "'avg'"]),
         (dict(input_dim=(1, 30, 30)), ValueError, ["input_dim (1, 30, 30)", "avg_pool2", "11"]),
@@ -208,7 +208,7 @@ def test_lenet_bad_arguments(kwargs, error, words):
         (dict(num_filters=0), ValueError, ["num_filters", ">= 1"]),
         (dict(filter_size="7"), TypeError, ["filter_size", "'7'"]),
         (dict(hidden_dim=-3), ValueError, ["hidden_dim", "-3"]),
-        (dict(normalization="groupnorm"), ValueError, ["normalization", "'groupnorm'"]),
+        (dict(normalization="groupnorm1d"), ValueError, ["normalization", "'groupnorm1d'"]),
         (dict(weight_scale="lecun"), ValueError, ["weight_scale", "'lecun'"]),
     ],
 )

@@ -20,6 +20,7 @@ FIGURES = {
     "population-statistics": ["population_statistics.png"],
     "placement": ["placement.png"],
     "learning-rate": ["learning_rate.png"],
+    "batch-size": ["batch_size.png"],
 }
 
 

@@ -150,3 +150,18 @@ def test_default_fully_connected_net_is_cs231ns_affine_bn_relu_chain():
 def test_bad_values_are_refused_naming_the_argument(make, argument, value):
     with pytest.raises(ValueError, match=f"{argument} must be one of .*; got {value!r}"):
         make(value)
+
+
+def test_lenet_groupnorm_after_the_activation():
+    """The placement and groupnorm options combine: G groups after each activation, and every
+    parameter against a numerical gradient (float64): relative error <= 1e-7."""
+    options = {**SMALL_LENET, "num_filters": (4, 4)}
+    model = LeNet(
+        **options, normalization="groupnorm", num_groups=2, norm_placement="after",
+        activation="tanh", weight_scale=0.5, reg=0.3, dtype=np.float64, seed=0,
+    )  # fmt: skip
+    assert names(model)[:3] == ["conv1", "tanh1", "groupnorm1"]
+    assert names(model)[-3:] == ["tanh4", "layernorm4", "affine5"]
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((4, *options["input_dim"]))
+    assert_net_gradients(model, X, rng.integers(0, options["num_classes"], 4))

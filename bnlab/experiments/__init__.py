@@ -93,6 +93,12 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "study notes 001, 003",
             "learning rates over 4-5 decades, with and without batchnorm: six-layer net and LeNets",
         ),
+        ExperimentInfo(
+            "batch-size",
+            "batch_size",
+            "cs231n assignment 2 (issue 12)",
+            "LeNet with batchnorm, layernorm and groupnorm at batch sizes 2 to 256, 3 seeds",
+        ),
     ]
 }
 

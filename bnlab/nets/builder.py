@@ -6,13 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from bnlab._validation import check_choice
+from bnlab._validation import check_choice, check_count
 from bnlab.nets.model import Layer
 from bnlab.nets.registry import (
     ACTIVATIONS,
     AFFINE,
     CONV,
     DROPOUT,
+    FLAT_NORMALIZATION,
     NORMALIZATIONS,
     POOLS,
     SPATIAL_NORMALIZATIONS,
@@ -118,22 +119,53 @@ class NetBuilder:
         self.layers.append(Layer(f"affine{i}", *AFFINE, (f"W{i}", f"b{i}"), skips_dx=True))
         self.shape = (num_outputs,)
 
-    def norm(self, kind: str | None) -> None:
-        """{kind}{i} on the last weighted layer's output, spatial for images; None: no layer.
+    def norm(self, kind: str | None, num_groups: int | None = None) -> None:
+        """{kind}{i} on the last weighted layer's output; None: no layer.
 
-        Adds gamma{i} = 1 and beta{i} = 0, and the layer's settings dict to ``norm_params``.
+        On images (C, H, W): 'batchnorm' is spatial batchnorm (per channel over N, H, W),
+        'groupnorm' normalises each example's num_groups groups of C/num_groups channels over
+        (C/G, H, W), and 'layernorm' is groupnorm with one group (each example over C, H, W),
+        as Wu & He (2018) define it. On features (D,): batchnorm or layernorm, and groupnorm
+        becomes layernorm (there are no channels to group). Adds gamma{i} = 1 and beta{i} = 0,
+        one per channel or feature, and the layer's settings dict to ``norm_params``.
         """
         if kind is None:
             return
-        registry = SPATIAL_NORMALIZATIONS if len(self.shape) == 3 else NORMALIZATIONS
+        spatial = len(self.shape) == 3
+        if not spatial:
+            kind = FLAT_NORMALIZATION.get(kind, kind)
+        registry = SPATIAL_NORMALIZATIONS if spatial else NORMALIZATIONS
         check_choice("normalization", kind, registry)
         num_features = self.shape[0]  # C for (C, H, W), D for (D,)
         i = self.index
+        constants: tuple[int, ...] = ()
+        if spatial and kind != "batchnorm":
+            G = 1 if kind == "layernorm" else self._groups_of(num_groups)
+            constants = (G,)  # spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
         self.params[f"gamma{i}"] = np.ones(num_features, dtype=self.dtype)
         self.params[f"beta{i}"] = np.zeros(num_features, dtype=self.dtype)
-        state = {"mode": "train"} if kind == "batchnorm" else {}  # layernorm has no mode
+        state = {"mode": "train"} if kind == "batchnorm" else {}  # layernorm, groupnorm: no mode
         self.norm_params.append(state)
-        self.layers.append(Layer(f"{kind}{i}", *registry[kind], (f"gamma{i}", f"beta{i}"), state))
+        self.layers.append(
+            Layer(
+                f"{kind}{i}",
+                *registry[kind],
+                (f"gamma{i}", f"beta{i}"),
+                state,
+                constants=constants,
+            )
+        )
+
+    def _groups_of(self, num_groups: int | None) -> int:
+        """num_groups, checked against the channels of the layer about to be normalised."""
+        check_num_groups("groupnorm", num_groups)
+        C = self.shape[0]
+        if C % num_groups:
+            raise ValueError(
+                f"num_groups must divide the channels of every normalised layer: "
+                f"groupnorm{self.index} gets C = {C} channels, got num_groups = {num_groups}"
+            )
+        return int(num_groups)
 
     def activation(self, kind: str) -> None:
         """{kind}{i}: relu, tanh, sigmoid or leaky_relu; the shape is unchanged."""
@@ -141,20 +173,25 @@ class NetBuilder:
         self.layers.append(Layer(f"{kind}{self.index}", *ACTIVATIONS[kind]))
 
     def norm_and_activation(
-        self, kind: str | None, activation: str, placement: str = "before"
+        self,
+        kind: str | None,
+        activation: str,
+        placement: str = "before",
+        num_groups: int | None = None,
     ) -> None:
         """The two layers after a weighted one, in the order ``placement`` says.
 
         'before': {kind}{i} - {activation}{i}, the BN paper's and cs231n's order (normalise the
         affine/conv output, then apply the nonlinearity); 'after': {activation}{i} - {kind}{i},
         normalising what the nonlinearity outputs. kind None: the activation alone.
+        num_groups: groupnorm's G, as in :meth:`norm`.
         """
         check_choice("norm_placement", placement, NORM_PLACEMENTS)
         if placement == "before":
-            self.norm(kind)
+            self.norm(kind, num_groups)
         self.activation(activation)
         if placement == "after":
-            self.norm(kind)
+            self.norm(kind, num_groups)
 
     def dropout(self, keep_ratio: float) -> None:
         """dropout{i}, keeping each unit with probability keep_ratio; 1: no layer.
@@ -180,3 +217,22 @@ class NetBuilder:
         )
         self.layers.append(Layer(f"{kind}_pool{self.index}", *POOLS[kind], state=pool_param))
         self.shape = (self.shape[0], H_out, W_out)
+
+
+def check_num_groups(normalization: str | None, num_groups: int | None) -> None:
+    """num_groups: a positive int with normalization='groupnorm', None with any other.
+
+    Whether it divides each layer's channels is checked as the layers are built.
+    """
+    if normalization == "groupnorm":
+        if num_groups is None:
+            raise ValueError(
+                "normalization='groupnorm' needs num_groups, the number of groups of channels "
+                "(a divisor of every normalised layer's channels); got None"
+            )
+        check_count("num_groups", num_groups, minimum=1)
+    elif num_groups is not None:
+        raise ValueError(
+            f"num_groups is for normalization='groupnorm' only; got num_groups={num_groups!r} "
+            f"with normalization={normalization!r}"
+        )

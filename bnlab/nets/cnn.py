@@ -1,27 +1,27 @@
-"""cs231n's ThreeLayerConvNet: conv - [batchnorm] - relu - 2x2 max pool - affine - [batchnorm] - relu - affine - softmax."""
+"""cs231n's ThreeLayerConvNet: conv - [norm] - relu - 2x2 max pool - affine - [norm] - relu - affine - softmax."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from bnlab._validation import check_choice, check_count
-from bnlab.nets.builder import NetBuilder
+from bnlab.nets.builder import NetBuilder, check_num_groups
 from bnlab.nets.model import ChainNet
 from bnlab.nets.registry import SPATIAL_NORMALIZATIONS
 
 
 class ThreeLayerConvNet(ChainNet):
-    """conv - [batchnorm] - relu - 2x2 max pool - affine - [batchnorm] - relu - affine - softmax
+    """conv - [norm] - relu - 2x2 max pool - affine - [norm] - relu - affine - softmax
 
     The convolution keeps H and W: stride 1, pad (filter_size - 1) // 2 (odd filter sizes).
     Params (cs231n's names and shapes), for input_dim = (C, H, W):
     - W1: (num_filters, C, filter_size, filter_size), b1: (num_filters,)
     - W2: (num_filters * H/2 * W/2, hidden_dim), b2: (hidden_dim,)
     - W3: (hidden_dim, num_classes), b3: (num_classes,)
-    - with normalization='batchnorm' also gamma1, beta1: (num_filters,) (spatial batchnorm
-      after the conv) and gamma2, beta2: (hidden_dim,) (batchnorm after the hidden affine)
+    - with a normalization also gamma1, beta1: (num_filters,) (after the conv) and
+      gamma2, beta2: (hidden_dim,) (after the hidden affine)
 
-    Arguments (cs231n's signature, plus seed and normalization):
+    Arguments (cs231n's signature, plus seed, normalization and num_groups):
     - input_dim: (C, H, W) of one image; H and W must be even for the 2x2 pool
     - num_filters, filter_size: the conv layer's F and HH = WW
     - hidden_dim, num_classes: the sizes of the two affine layers
@@ -29,7 +29,10 @@ class ThreeLayerConvNet(ChainNet):
     - reg: L2 strength; the loss gains 0.5 * reg * sum of squared weights
     - dtype: np.float32 (fast) or np.float64 (for gradient checks)
     - seed: seeds the weights' own generator (None: NumPy's global one, as cs231n draws them)
-    - normalization: None or 'batchnorm'
+    - normalization: None, 'batchnorm' (spatial after the conv), 'layernorm' (each example's
+      C, H, W after the conv) or 'groupnorm' (each example's num_groups groups of channels);
+      both of the latter use layernorm after the hidden affine layer
+    - num_groups: groupnorm's number of groups, a divisor of num_filters (None otherwise)
     The layers are the fast conv and pool functions, run by the inherited :class:`ChainNet`.
     """
 
@@ -45,8 +48,10 @@ class ThreeLayerConvNet(ChainNet):
         dtype: type = np.float32,
         seed: int | None = None,
         normalization: str | None = None,
+        num_groups: int | None = None,
     ) -> None:
         check_choice("normalization", normalization, (None, *SPATIAL_NORMALIZATIONS))
+        check_num_groups(normalization, num_groups)
         for name, size in [
             ("num_filters", num_filters),
             ("filter_size", filter_size),
@@ -57,11 +62,11 @@ class ThreeLayerConvNet(ChainNet):
         self.normalization = normalization
         net = NetBuilder(input_dim, weight_scale, dtype, seed)
         net.conv(num_filters, filter_size, pad=(filter_size - 1) // 2)
-        net.norm(normalization)
+        net.norm(normalization, num_groups)
         net.activation("relu")
         net.pool("max", 2)
         net.affine(hidden_dim)
-        net.norm(normalization)
+        net.norm(normalization, num_groups)
         net.activation("relu")
         net.affine(num_classes)
         super().__init__(net, reg)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bnlab._validation import check_choice, check_count
-from bnlab.nets.builder import NORM_PLACEMENTS, NetBuilder
+from bnlab.nets.builder import NORM_PLACEMENTS, NetBuilder, check_num_groups
 from bnlab.nets.model import ChainNet
 from bnlab.nets.registry import SPATIAL_NORMALIZATIONS
 
@@ -28,13 +28,16 @@ class LeNet(ChainNet):
     Params, with i = 1..5 in layer order (conv1, conv2, affine3, affine4, affine5):
     - W1: (6, C, 5, 5), W2: (16, 6, 5, 5), W3: (16*5*5, 120), W4: (120, 84), W5: (84, 10)
       (for 28x28 inputs), b{i} the matching biases
-    - with normalization='batchnorm': gamma{i}, beta{i} for i = 1..4, (C_out,) or (D_out,)
+    - with any normalization: gamma{i}, beta{i} for i = 1..4, (C_out,) or (D_out,)
 
     Arguments:
     - input_dim: (C, H, W) of one image; H and W must be multiples of 4 and at least 12, so
       that both 2x2 pools tile exactly (28 and 32 work)
     - num_classes: outputs of the last affine layer
-    - normalization: 'batchnorm' (study note 001's net, default) or None (d2l's plain LeNet)
+    - normalization: 'batchnorm' (study note 001's net, default), None (d2l's plain LeNet),
+      'layernorm' (each example's C, H, W after a conv) or 'groupnorm' (each example's
+      num_groups groups of channels); both use layernorm after the hidden affine layers
+    - num_groups: groupnorm's number of groups, dividing 6 and 16 (num_filters): 1 or 2
     - activation: 'sigmoid' (study note 001's), 'relu', 'tanh' or 'leaky_relu'
     - pooling: 'avg' (study note 001's) or 'max'
     - weight_scale: 'xavier' by default, the std of d2l's ``init_cnn`` (xavier_uniform_, whose
@@ -60,12 +63,14 @@ class LeNet(ChainNet):
         dtype: type = np.float32,
         seed: int | None = None,
         *,
+        num_groups: int | None = None,
         num_filters: tuple[int, int] = (6, 16),
         hidden_dims: tuple[int, int] = (120, 84),
         norm_placement: str = "before",
     ) -> None:
         check_choice("normalization", normalization, (None, *SPATIAL_NORMALIZATIONS))
         check_choice("norm_placement", norm_placement, NORM_PLACEMENTS)
+        check_num_groups(normalization, num_groups)
         check_count("num_classes", num_classes, minimum=1)
         for name, sizes in [("num_filters", num_filters), ("hidden_dims", hidden_dims)]:
             if not isinstance(sizes, tuple | list) or len(sizes) != 2:
@@ -77,10 +82,10 @@ class LeNet(ChainNet):
         net = NetBuilder(input_dim, weight_scale, dtype, seed)
         for num_filter, pad in zip(num_filters, (FIRST_PAD, 0), strict=True):
             net.conv(num_filter, FILTER_SIZE, pad=pad)
-            net.norm_and_activation(normalization, activation, norm_placement)
+            net.norm_and_activation(normalization, activation, norm_placement, num_groups)
             net.pool(pooling, 2)
         for hidden_dim in hidden_dims:
             net.affine(hidden_dim)
-            net.norm_and_activation(normalization, activation, norm_placement)
+            net.norm_and_activation(normalization, activation, norm_placement, num_groups)
         net.affine(num_classes)
         super().__init__(net, reg)

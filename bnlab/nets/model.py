@@ -1,8 +1,9 @@
 """A net as a list of layers with a loss: the model API every bnlab net follows.
 
 A :class:`Layer` names a forward function, its backward, the keys of ``model.params`` it
-takes (in argument order) and, for batchnorm/layernorm/dropout/conv/pool, the settings dict it
-receives last (``bn_param``, ``conv_param`` and friends). :meth:`ChainNet.loss` runs the
+takes (in argument order), any constant arguments after them (groupnorm's G) and, for
+batchnorm/layernorm/groupnorm/dropout/conv/pool, the settings dict it receives last
+(``bn_param``, ``conv_param`` and friends). :meth:`ChainNet.loss` runs the
 layers forward, applies the loss and runs them backward: the forward and backward loops are
 :func:`~bnlab.layers.sandwich.sandwich_forward` and ``sandwich_backward``, the chain the
 sandwich layers (affine_bn_relu, ...) use too. The nets build their layers with
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Layer:
-    """One step of a net: ``out, cache = forward(x, *params, state)``."""
+    """One step of a net: ``out, cache = forward(x, *params, *constants, state)``."""
 
     name: str  # e.g. 'affine1', 'batchnorm1', 'relu1'
     forward: Callable
@@ -37,11 +38,13 @@ class Layer:
     state: dict[str, Any] | None = None  # bn_param / dropout_param / conv_param ..., passed last
     # The backward takes need_dx=False (affine, conv): a net's first layer never needs its dx.
     skips_dx: bool = False
+    constants: tuple[Any, ...] = ()  # fixed arguments between the params and state (groupnorm's G)
 
     def arguments(self, params: dict[str, np.ndarray]) -> tuple:
-        """What the forward takes after x: this layer's params, then its settings dict."""
+        """What the forward takes after x: this layer's params, its constants, its settings dict."""
         weights = tuple(params[name] for name in self.param_names)
-        return weights if self.state is None else (*weights, self.state)
+        fixed = (*weights, *self.constants)
+        return fixed if self.state is None else (*fixed, self.state)
 
 
 class ChainNet:

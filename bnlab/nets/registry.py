@@ -20,6 +20,8 @@ from bnlab.fast.normalization import (
     layernorm_forward_fast,
     spatial_batchnorm_backward_fast,
     spatial_batchnorm_forward_fast,
+    spatial_groupnorm_backward_fast,
+    spatial_groupnorm_forward_fast,
 )
 from bnlab.fast.pooling import (
     avg_pool_backward_fast,
@@ -60,10 +62,16 @@ NORMALIZATIONS: dict[str, Pair] = {
     "batchnorm": (batchnorm_forward_fast, batchnorm_backward_fast),
     "layernorm": (layernorm_forward_fast, layernorm_backward_fast),
 }
-# ... and the one normalising (N, C, H, W) feature maps per channel (conv nets take only these)
+# ... and the one normalising (N, C, H, W) feature maps. Batchnorm's statistics are per channel
+# over (N, H, W); groupnorm's per example and group of channels over (C/G, H, W), and layernorm
+# is groupnorm with one group (Wu & He, 2018): both take G after gamma and beta.
 SPATIAL_NORMALIZATIONS: dict[str, Pair] = {
     "batchnorm": (spatial_batchnorm_forward_fast, spatial_batchnorm_backward_fast),
+    "layernorm": (spatial_groupnorm_forward_fast, spatial_groupnorm_backward_fast),
+    "groupnorm": (spatial_groupnorm_forward_fast, spatial_groupnorm_backward_fast),
 }
+# a net normalising with groupnorm uses layernorm on (N, D) features, where channels end
+FLAT_NORMALIZATION = {"groupnorm": "layernorm"}
 POOLS: dict[str, Pair] = {
     "max": (max_pool_forward_fast, max_pool_backward_fast),
     "avg": (avg_pool_forward_fast, avg_pool_backward_fast),
@@ -75,6 +83,7 @@ __all__ = [
     "AFFINE",
     "CONV",
     "DROPOUT",
+    "FLAT_NORMALIZATION",
     "LOSSES",
     "NORMALIZATIONS",
     "POOLS",

@@ -354,3 +354,36 @@ def plot_learning_rate_sweep(
             ax.grid(alpha=0.3, which="both")
             ax.legend(loc="best", fontsize=7)
     return save_figure(fig, path, title)
+
+
+def plot_batch_size_sweep(
+    batch_sizes: Sequence[int],
+    panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
+    """Final validation accuracy against the batch size (log x), one panel per net and one
+    line per normalization.
+
+    panels: net label (the panel's title) -> normalization -> one list per batch size of one
+    accuracy per seed (NaN: a failed run). The line is the mean over seeds, the band spans the
+    lowest to the highest seed, and the dots are the seeds.
+    """
+    fig, axes = new_figure(1, len(panels), width=6 * len(panels), row_height=4.5, sharey=True)
+    x = np.asarray(batch_sizes, dtype=float)
+    for ax, (net, accuracies) in zip(axes[0], panels.items(), strict=True):
+        for i, (label, per_batch) in enumerate(accuracies.items()):
+            color = color_for(label, i)
+            finite = [v[np.isfinite(v)] for v in (np.asarray(s, dtype=float) for s in per_batch)]
+            mean = np.array([v.mean() if v.size else np.nan for v in finite])
+            low = np.array([v.min() if v.size else np.nan for v in finite])
+            high = np.array([v.max() if v.size else np.nan for v in finite])
+            ax.semilogx(x, mean, "-o", color=color, label=f"{label} (mean over seeds)", base=2)
+            ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
+            for xi, v in zip(x, finite, strict=True):
+                ax.plot([xi] * v.size, v, ".", color=color, ms=4, alpha=0.7)
+        ax.set_xticks(x, [str(b) for b in batch_sizes])
+        ax.set(title=net, xlabel=LABELS["batch_size"], ylabel="Final validation accuracy")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="best", fontsize=8, title="band: lowest to highest seed", title_fontsize=8)
+    return save_figure(fig, path, title)

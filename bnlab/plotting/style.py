@@ -20,6 +20,7 @@ COLORS: dict[str, str] = {
     "layernorm": "tab:green",
     "data": "0.6",
     "truth": "black",
+    "groupnorm": "tab:purple",
 }
 _FALLBACK = ["tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
 
@@ -34,6 +35,7 @@ LABELS: dict[str, str] = {
     "weight_scale": "Weight initialisation scale (std)",
     "seconds": "Time (s)",
     "learning_rate": "Learning rate",
+    "batch_size": "Batch size (examples per minibatch)",
 }
 
 
