@@ -149,3 +149,18 @@ UPDATE_RULES: dict[str, Callable[..., tuple[np.ndarray, dict]]] = {
     "rmsprop": rmsprop,
     "adam": adam,
 }
+
+# What each rule keeps in its config: arrays shaped like w, updated every step (STATE_KEYS), and
+# Python numbers (SCALAR_KEYS, defaults included). bnlab.fast.multi_tensor packs by these.
+STATE_KEYS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "sgd_momentum": ("velocity",),
+    "rmsprop": ("cache",),
+    "adam": ("m", "v"),
+}
+SCALAR_KEYS: dict[str, tuple[str, ...]] = {
+    "sgd": ("learning_rate",),
+    "sgd_momentum": ("learning_rate", "momentum"),
+    "rmsprop": ("learning_rate", "decay_rate", "epsilon"),
+    "adam": ("learning_rate", "beta1", "beta2", "epsilon", "t"),
+}

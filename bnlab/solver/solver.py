@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab.fast.multi_tensor import MultiTensorUpdate
 from bnlab.fast.optim import UPDATE_RULES as FAST_RULES
 from bnlab.fast.ufunc_buffer import small_ufunc_buffer
 from bnlab.solver.arguments import (
@@ -166,6 +167,12 @@ class Solver:
                 check_label_range(self.y_train, self.y_val, scores.shape[1])
 
         self.update_rule_name, self.update_rule = resolve_update_rule(update_rule)
+        # A named (fast) rule updates the small params in one call (bnlab.fast.multi_tensor).
+        self._multi_tensor = (
+            MultiTensorUpdate(self.update_rule_name, self.update_rule)
+            if FAST_RULES.get(self.update_rule_name) is self.update_rule
+            else None
+        )
         if optim_config is not None and not isinstance(optim_config, dict):
             raise TypeError(f"optim_config must be a dict, got {type(optim_config).__name__}")
         self.optim_config = {} if optim_config is None else optim_config
@@ -271,7 +278,11 @@ class Solver:
             # before the update: a NaN gradient never reaches the params
             self._diverged(loss, X_batch, y_batch)
         params = self.model.params
+        packer = self._multi_tensor
+        packed = frozenset() if packer is None else packer.update(params, grads, self.optim_configs)
         for name, w in params.items():
+            if name in packed:
+                continue
             try:
                 dw = grads[name]
             except KeyError:
@@ -279,6 +290,8 @@ class Solver:
             params[name], self.optim_configs[name] = self.update_rule(
                 w, dw, self.optim_configs[name]
             )
+        if packer is not None:
+            packer.pack(params, grads, self.optim_configs)  # after the first step: the state exists
         return loss
 
     def _diverged(self, loss: float, X_batch: np.ndarray, y_batch: np.ndarray) -> None:
