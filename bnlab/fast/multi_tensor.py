@@ -69,7 +69,6 @@ class MultiTensorUpdate:
         self.rule = rule
         self.state_keys = STATE_KEYS[rule_name]
         self.scalar_keys = SCALAR_KEYS[rule_name]
-        self.config_size = len(self.state_keys) + len(self.scalar_keys)
         self.max_size = max_size
         self.groups: list[PackedGroup] = []
         self.packed: frozenset[str] = frozenset()
@@ -105,8 +104,6 @@ class MultiTensorUpdate:
             return None
         member_configs = list(map(configs.get, names))
         if not all(map(is_, member_configs, group.configs)):  # a config replaced (resume)
-            return None
-        if any(len(config) != self.config_size for config in member_configs):  # a key added
             return None
         for key, views in zip(self.state_keys, group.state_views, strict=True):
             if not all(map(is_, [config.get(key) for config in member_configs], views)):
@@ -151,8 +148,8 @@ class MultiTensorUpdate:
             return False
         if type(dw) is not np.ndarray or dw.dtype != w.dtype or dw.shape != w.shape:
             return False
-        # exactly the rule's keys (the rule fills its defaults and state on the first step)
-        if set(config) != {*self.scalar_keys, *self.state_keys}:
+        # the rule fills in its defaults and state on the first step (other keys it ignores)
+        if not {*self.scalar_keys, *self.state_keys} <= config.keys():
             return False
         scalars_ok = all(type(config[key]) in (float, int) for key in self.scalar_keys)
         return scalars_ok and all(
