@@ -132,6 +132,11 @@ def replace_a_config(solver):
     config["learning_rate"] = 2e-2
 
 
+def copy_a_config(solver):
+    """A shallow copy: the same state arrays, but adam's step count must go to the new dict."""
+    solver.optim_configs["gamma1"] = dict(solver.optim_configs["gamma1"])
+
+
 def replace_a_state_array(solver):
     config = solver.optim_configs["beta2"]
     for key in STATE_KEYS[solver.update_rule_name]:
@@ -149,7 +154,9 @@ CHANGES = [replace_gamma1, set_one_learning_rate, replace_a_config, replace_a_st
 SET_APART = {set_one_learning_rate: {"gamma2"}, replace_a_config: {"beta1"}}
 
 
-@pytest.mark.parametrize("change", [*CHANGES, write_into_a_param], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "change", [*CHANGES, copy_a_config, write_into_a_param], ids=lambda f: f.__name__
+)
 @pytest.mark.parametrize("rule", RULES)
 def test_a_change_between_steps_gives_the_per_param_result(rule, change):
     packed = make_solver(rule)

@@ -49,7 +49,6 @@ class PackedGroup:
     dw: np.ndarray  # (P,) the gradients, copied in every step
     config: dict  # the rule's config for the whole group: scalars and flat state (P,)
     views: list[np.ndarray]  # model.params[name] for each name: views into w
-    configs: list[dict]  # optim_configs[name] for each name (the dict objects themselves)
     state_views: list[list[np.ndarray]]  # per STATE_KEY, the views into config[key], per name
 
 
@@ -81,20 +80,20 @@ class MultiTensorUpdate:
         if not self.groups or None in checked:
             self.groups, self.packed = [], frozenset()
             return self.packed
-        for group, (dws, scalars) in zip(self.groups, checked, strict=True):
+        for group, (dws, member_configs, scalars) in zip(self.groups, checked, strict=True):
             # one C call gathers the gradients; ravel() is a view of a contiguous array
             np.concatenate([dw.ravel() for dw in dws], out=group.dw)
             group.config.update(zip(self.scalar_keys, scalars, strict=True))
             self.rule(group.w, group.dw, group.config)
             new_scalars = {key: group.config[key] for key in self.scalar_keys}  # adam's t
-            for config in group.configs:
+            for config in member_configs:
                 config.update(new_scalars)
         return self.packed
 
     def _check(
         self, group: PackedGroup, params: dict, grads: Mapping, configs: dict[str, dict]
-    ) -> tuple[list[np.ndarray], list] | None:
-        """(gradients, scalars) if the packing still holds and the gradients fit it, else None.
+    ) -> tuple[list[np.ndarray], list[dict], list] | None:
+        """(gradients, configs, scalars) of the members if the packing holds, else None.
 
         This runs every step, so it compares whole lists (identity, ``is``) rather than
         looping over the members in Python.
@@ -103,9 +102,10 @@ class MultiTensorUpdate:
         if not all(map(is_, map(params.get, names), group.views)):  # a param replaced
             return None
         member_configs = list(map(configs.get, names))
-        if not all(map(is_, member_configs, group.configs)):  # a config replaced (resume)
+        if not all(type(config) is dict for config in member_configs):
             return None
         for key, views in zip(self.state_keys, group.state_views, strict=True):
+            # a config or its state replaced (a resume), or the state set by hand
             if not all(map(is_, [config.get(key) for config in member_configs], views)):
                 return None
         scalars = []
@@ -120,7 +120,7 @@ class MultiTensorUpdate:
             return None
         if [dw.shape for dw in dws] != group.shapes:
             return None
-        return dws, scalars
+        return dws, member_configs, scalars
 
     def pack(self, params: dict[str, np.ndarray], grads: Mapping, configs: dict[str, dict]) -> None:
         """Pack the small params and their state, unless packed: one group per dtype and config.
@@ -187,6 +187,4 @@ class MultiTensorUpdate:
             state_views.append(key_views)
         for name, view in zip(names, views, strict=True):
             params[name] = view
-        return PackedGroup(
-            names, shapes, w, np.empty_like(w), group_config, views, member_configs, state_views
-        )
+        return PackedGroup(names, shapes, w, np.empty_like(w), group_config, views, state_views)
