@@ -14,6 +14,7 @@ import pytest
 from bnlab.data import make_synthetic_images
 from bnlab.fast.multi_tensor import MultiTensorUpdate
 from bnlab.fast.optim import SCALAR_KEYS, STATE_KEYS, UPDATE_RULES
+from bnlab.layers import softmax_loss
 from bnlab.nets import FullyConnectedNet
 from bnlab.solver import Solver
 
@@ -259,3 +260,43 @@ def test_a_gradient_of_the_wrong_shape_still_gets_the_rules_error():
         ValueError, match=r"dw must have the shape of w, \(30, 20\), got \(20, 30\)"
     ):
         steps(solver, 1)
+
+
+class ScaledLinearModel:
+    """scores = scale * (X @ W) + b, with scale a 0-d param (one scalar)."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.params = {
+            "W": (0.1 * rng.standard_normal((48, 10))).astype(np.float32),
+            "b": np.zeros(10, dtype=np.float32),
+            "scale": np.array(1.0, dtype=np.float32),
+        }
+
+    def loss(self, X, y=None):
+        X = X.reshape(len(X), -1)
+        projected = X @ self.params["W"]
+        scores = self.params["scale"] * projected + self.params["b"]
+        if y is None:
+            return scores
+        loss, dscores = softmax_loss(scores, y)
+        grads = {
+            "W": X.T @ (self.params["scale"] * dscores),
+            "b": dscores.sum(axis=0),
+            "scale": np.array(np.vdot(projected, dscores), dtype=np.float32),
+        }
+        return loss, grads
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_0d_param_trains_packed_and_stays_an_array(rule):
+    settings = {"update_rule": rule, "batch_size": 10, "seed": 0, "verbose": False}
+    packed = Solver(ScaledLinearModel(), data(), **settings)
+    loop = Solver(ScaledLinearModel(), data(), **settings)
+    loop._multi_tensor = None
+    for solver in (packed, loop):
+        steps(solver, 5)
+    assert packed_names(packed) == {"W", "b", "scale"}
+    assert_same_training(packed, loop, rule)
+    scale = packed.model.params["scale"]
+    assert type(scale) is np.ndarray and scale.shape == () and scale != 1.0
