@@ -67,7 +67,11 @@ class Solver:
     """Trains a model by minibatch gradient descent, as cs231n's Solver does.
 
     Model API (all the Solver relies on):
-    - ``model.params``: dict name -> ndarray (W1, b1, gamma1, beta1, ...), updated in place
+    - ``model.params``: dict name -> ndarray (W1, b1, gamma1, beta1, ...), updated in place;
+      with a rule given by name, the small params (biases, gamma, beta, narrow weights) are
+      replaced after the first step by views into one flat buffer, updated together
+      (:mod:`bnlab.fast.multi_tensor`): read them through ``model.params``, not a reference
+      kept from before training
     - ``model.loss(X, y=None)``: scores (test mode) when y is None; else ``(loss, grads)``
       (train mode) with ``grads`` keyed like ``params``
     - optional ``model.loss_type``: 'softmax', 'svm' or 'mse'. With 'mse' (regression) the
@@ -269,7 +273,8 @@ class Solver:
         return self.X_train[batch], self.y_train[batch]
 
     def _step(self) -> float:
-        """One minibatch: one forward/backward, one in-place update per parameter."""
+        """One minibatch: one forward/backward, then an in-place update of every parameter
+        (one rule call per packed group of small params, one per other param)."""
         X_batch, y_batch = self._next_batch()
         loss, grads = self.model.loss(X_batch, y_batch)
         loss = float(loss)
