@@ -20,10 +20,10 @@ The visible change: after the first step, the packed entries of ``model.params``
 array objects (views), so a reference to the old array taken before training stops following
 the model. Read parameters through ``model.params`` (as cs231n's models do).
 
-Before every packed step the packing is checked: if a parameter, a state array or a config
-dict was replaced (a checkpoint resumed, a param set by hand), a config's hyperparameters
-differ from the rest of its group, or a gradient has another shape or dtype, the step runs
-the plain per-parameter loop and the next step packs again.
+Before every packed step the packing is checked: if a parameter or a state array was
+replaced (a checkpoint resumed, a param set by hand), a config's hyperparameters differ from
+the rest of its group, or a gradient has another shape or dtype, the step runs the
+per-parameter loop and packs again after it.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class MultiTensorUpdate:
         self.max_size = max_size
         self.groups: list[PackedGroup] = []
         self.packed: frozenset[str] = frozenset()
+        self.tried = False  # pack() has looked since the last break: nothing to pack
 
     def update(
         self, params: dict[str, np.ndarray], grads: Mapping, configs: dict[str, dict]
@@ -78,7 +79,8 @@ class MultiTensorUpdate:
         """Update every packed group in place; the names updated (empty: nothing was)."""
         checked = [self._check(group, params, grads, configs) for group in self.groups]
         if not self.groups or None in checked:
-            self.groups, self.packed = [], frozenset()
+            if self.groups:  # the packing broke: pack again after this step
+                self.groups, self.packed, self.tried = [], frozenset(), False
             return self.packed
         for group, (dws, member_configs, scalars) in zip(self.groups, checked, strict=True):
             # one C call gathers the gradients; ravel() is a view of a contiguous array
@@ -127,8 +129,9 @@ class MultiTensorUpdate:
 
         Only what :meth:`_check` will accept is packed (else every step would pack again).
         """
-        if self.groups:
+        if self.groups or self.tried:
             return
+        self.tried = True
         candidates: dict[tuple, list[str]] = {}
         for name, w in params.items():
             config = configs.get(name)
