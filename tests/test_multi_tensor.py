@@ -8,6 +8,9 @@ be BITWISE equal (assert_array_equal, no tolerance), for every rule, both dtypes
 checkpoint resume, lr_decay, and changes made between steps that the packing must notice.
 """
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -306,3 +309,18 @@ def test_a_0d_param_trains_packed_and_stays_an_array(rule):
     assert_same_training(packed, loop, rule)
     scale = packed.model.params["scale"]
     assert type(scale) is np.ndarray and scale.shape == () and scale != 1.0
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))])
+def test_a_copied_solver_trains_like_the_original(duplicate):
+    """A copy's param views are independent arrays: its packer must start unpacked."""
+    original = make_solver("adam")
+    steps(original, 3)
+    twin = duplicate(original)
+    steps(original, 3)
+    steps(twin, 3)
+    loop = make_solver("adam", packed=False)
+    steps(loop, 6)
+    assert_same_training(original, loop, "original")
+    assert_same_training(twin, loop, "copy")
+    assert packed_names(twin) == packed_names(original)

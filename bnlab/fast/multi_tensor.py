@@ -73,6 +73,11 @@ class MultiTensorUpdate:
         self.packed: frozenset[str] = frozenset()
         self.tried = False  # pack() has looked since the last break: nothing to pack
 
+    def __getstate__(self) -> dict:
+        """A copy or a pickle starts unpacked: copying a view does not keep it a view of the
+        copied buffer, so the copy would update a buffer no param looks at."""
+        return {**self.__dict__, "groups": [], "packed": frozenset(), "tried": False}
+
     def update(
         self, params: dict[str, np.ndarray], grads: Mapping, configs: dict[str, dict]
     ) -> frozenset[str]:
