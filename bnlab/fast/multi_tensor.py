@@ -71,7 +71,7 @@ class MultiTensorUpdate:
         self.max_size = max_size
         self.groups: list[PackedGroup] = []
         self.packed: frozenset[str] = frozenset()
-        self.tried = False  # pack() has looked since the last break: nothing to pack
+        self.tried = False  # pack() looks once, then again only after the packing breaks
 
     def __getstate__(self) -> dict:
         """A copy or a pickle starts unpacked: copying a view does not keep it a view of the
