@@ -109,8 +109,8 @@ def test_whole_training_with_lr_decay_and_best_params_is_bitwise_equal(rule):
 @pytest.mark.parametrize("rule", RULES)
 def test_checkpoint_resume_is_bitwise_the_uninterrupted_per_param_run(rule, tmp_path):
     """The checkpoint holds copies of the packed views; the resumed Solver packs again."""
-    Solver_kwargs = {"num_epochs": 1, "checkpoint_name": tmp_path / "run"}
-    make_solver(rule, **Solver_kwargs).train()
+    first_run = {"num_epochs": 1, "checkpoint_name": tmp_path / "run"}
+    make_solver(rule, **first_run).train()
     resumed = Solver.resume(tmp_path / "run_epoch_1.pkl", data(), num_epochs=3)
     resumed.train()
     loop = make_solver(rule, num_epochs=3, packed=False)
