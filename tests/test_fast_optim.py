@@ -14,7 +14,7 @@ from bnlab.solver import optim
 # Same maths, different order of operations: a few units of round-off per step.
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 STEPS = 5
-SHAPES = [(7,), (3, 5), (2, 3, 4, 2)]
+SHAPES = [(), (7,), (3, 5), (2, 3, 4, 2)]  # (): a 0-d param, one scalar
 
 
 def start_config(name, rng, shape, dtype, given):
@@ -54,6 +54,7 @@ def test_fast_rule_equals_its_plain_twin(name, dtype, shape, given):
         fast_w, fast_config = fast_rule(fast_w, dw, fast_config)
         where = f"{name} {np.dtype(dtype)} {shape}, step {step}"
         assert fast_w.dtype == plain_w.dtype == dtype, where
+        assert type(fast_w) is type(plain_w) is np.ndarray, where  # 0-d too: not a scalar
         np.testing.assert_allclose(fast_w, plain_w, rtol=RTOL[dtype], err_msg=f"{where}: w")
         assert fast_config.keys() == plain_config.keys(), where
         for key, value in plain_config.items():

@@ -92,7 +92,8 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[
     cache = _state(config, "cache", w)
     decay_rate = float(config["decay_rate"])
 
-    scratch = np.square(dw)  # the one temporary, reused for the step below
+    # the one temporary, reused for the step below (out=: an array even for a 0-d w)
+    scratch = np.square(dw, out=np.empty_like(dw))
     scratch *= 1.0 - decay_rate
     cache *= decay_rate
     cache += scratch
@@ -126,7 +127,8 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.
 
     config["t"] += 1
     t = config["t"]
-    scratch = np.multiply(dw, 1.0 - beta1)  # the one temporary, reused below
+    # the one temporary, reused below (out=: an array even for a 0-d w)
+    scratch = np.multiply(dw, 1.0 - beta1, out=np.empty_like(dw))
     m *= beta1
     m += scratch
     np.square(dw, out=scratch)
@@ -148,4 +150,19 @@ UPDATE_RULES: dict[str, Callable[..., tuple[np.ndarray, dict]]] = {
     "sgd_momentum": sgd_momentum,
     "rmsprop": rmsprop,
     "adam": adam,
+}
+
+# What each rule keeps in its config: arrays shaped like w, updated every step (STATE_KEYS), and
+# Python numbers (SCALAR_KEYS, defaults included). bnlab.fast.multi_tensor packs by these.
+STATE_KEYS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "sgd_momentum": ("velocity",),
+    "rmsprop": ("cache",),
+    "adam": ("m", "v"),
+}
+SCALAR_KEYS: dict[str, tuple[str, ...]] = {
+    "sgd": ("learning_rate",),
+    "sgd_momentum": ("learning_rate", "momentum"),
+    "rmsprop": ("learning_rate", "decay_rate", "epsilon"),
+    "adam": ("learning_rate", "beta1", "beta2", "epsilon", "t"),
 }

@@ -12,6 +12,9 @@ Every rule has the same contract::
 - next_w: the updated parameter, a new array; config: the same dict, holding the new state.
   Neither ``w`` nor ``dw`` is modified.
 
+Arithmetic on a 0-d array gives a NumPy scalar, not an array, so the rules pass their results
+through ``np.asarray``: a 0-d parameter (one scalar) stays an array from step to step.
+
 Learning rates and decay rates are read as Python floats: under NumPy 2's promotion rules a
 NumPy float64 scalar in config would silently turn a float32 update into float64.
 
@@ -40,7 +43,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.n
     config.setdefault("learning_rate", 1e-2)
 
     next_w = w - float(config["learning_rate"]) * dw
-    return next_w, config
+    return np.asarray(next_w), config
 
 
 def sgd_momentum(
@@ -58,8 +61,8 @@ def sgd_momentum(
 
     v = float(config["momentum"]) * v - float(config["learning_rate"]) * dw
     next_w = w + v
-    config["velocity"] = v
-    return next_w, config
+    config["velocity"] = np.asarray(v)
+    return np.asarray(next_w), config
 
 
 def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -77,8 +80,8 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[
 
     cache = decay_rate * cache + (1 - decay_rate) * dw**2
     next_w = w - learning_rate * dw / (np.sqrt(cache) + float(config["epsilon"]))
-    config["cache"] = cache
-    return next_w, config
+    config["cache"] = np.asarray(cache)
+    return np.asarray(next_w), config
 
 
 def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -108,8 +111,8 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None) -> tuple[np.
     m_hat = m / (1 - beta1**t)
     v_hat = v / (1 - beta2**t)
     next_w = w - learning_rate * m_hat / (np.sqrt(v_hat) + float(config["epsilon"]))
-    config.update(m=m, v=v, t=t)
-    return next_w, config
+    config.update(m=np.asarray(m), v=np.asarray(v), t=t)
+    return np.asarray(next_w), config
 
 
 UPDATE_RULES: dict[str, UpdateRule] = {

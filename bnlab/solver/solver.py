@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab.fast.multi_tensor import MultiTensorUpdate
 from bnlab.fast.optim import UPDATE_RULES as FAST_RULES
 from bnlab.fast.ufunc_buffer import small_ufunc_buffer
 from bnlab.layers.checks import OverflowInNormalization
@@ -69,7 +70,11 @@ class Solver:
     """Trains a model by minibatch gradient descent, as cs231n's Solver does.
 
     Model API (all the Solver relies on):
-    - ``model.params``: dict name -> ndarray (W1, b1, gamma1, beta1, ...), updated in place
+    - ``model.params``: dict name -> ndarray (W1, b1, gamma1, beta1, ...), updated in place;
+      with a rule given by name, the small params (biases, gamma, beta, narrow weights) are
+      replaced after the first step by views into one flat buffer, updated together
+      (:mod:`bnlab.fast.multi_tensor`): read them through ``model.params``, not a reference
+      kept from before training
     - ``model.loss(X, y=None)``: scores (test mode) when y is None; else ``(loss, grads)``
       (train mode) with ``grads`` keyed like ``params``
     - optional ``model.loss_type``: 'softmax', 'svm' or 'mse'. With 'mse' (regression) the
@@ -169,6 +174,12 @@ class Solver:
                 check_label_range(self.y_train, self.y_val, scores.shape[1])
 
         self.update_rule_name, self.update_rule = resolve_update_rule(update_rule)
+        # A named (fast) rule updates the small params in one call (bnlab.fast.multi_tensor).
+        self._multi_tensor = (
+            MultiTensorUpdate(self.update_rule_name, self.update_rule)
+            if FAST_RULES.get(self.update_rule_name) is self.update_rule
+            else None
+        )
         if optim_config is not None and not isinstance(optim_config, dict):
             raise TypeError(f"optim_config must be a dict, got {type(optim_config).__name__}")
         self.optim_config = {} if optim_config is None else optim_config
@@ -265,7 +276,8 @@ class Solver:
         return self.X_train[batch], self.y_train[batch]
 
     def _step(self) -> float:
-        """One minibatch: one forward/backward, one in-place update per parameter."""
+        """One minibatch: one forward/backward, then an in-place update of every parameter
+        (one rule call per packed group of small params, one per other param)."""
         X_batch, y_batch = self._next_batch()
         try:
             loss, grads = self.model.loss(X_batch, y_batch)
@@ -279,7 +291,11 @@ class Solver:
             # before the update: a NaN gradient never reaches the params
             self._diverged(loss, X_batch, y_batch)
         params = self.model.params
+        packer = self._multi_tensor
+        packed = frozenset() if packer is None else packer.update(params, grads, self.optim_configs)
         for name, w in params.items():
+            if name in packed:
+                continue
             try:
                 dw = grads[name]
             except KeyError:
@@ -287,6 +303,8 @@ class Solver:
             params[name], self.optim_configs[name] = self.update_rule(
                 w, dw, self.optim_configs[name]
             )
+        if packer is not None:
+            packer.pack(params, grads, self.optim_configs)  # after the first step: the state exists
         return loss
 
     def _diverged(
