@@ -1,0 +1,94 @@
+"""bnlab.gradcheck behaviour that mutation testing found unguarded (docs/mutation-testing.md).
+
+Each test names what a user would see go wrong: a correct loss judged failing, a listing without
+its notes, a seeded check that is not reproducible, a message that lost its words.
+"""
+
+import functools
+import re
+
+import numpy as np
+import pytest
+
+from bnlab.gradcheck import catalog, check_loss, grad_check_sparse
+from bnlab.gradcheck.catalog import LayerCheck, LossCheck, normal
+from bnlab.layers import relu_backward, relu_forward, softmax_loss
+
+
+def test_check_loss_excuses_the_rounding_of_a_large_loss_value():
+    """loss = 1e6 + sum(x**2) / 2: its value's rounding (~1e-10 * 1e6 / h) swamps dx = x.
+
+    The central difference then carries an absolute error near 1e-5 whatever dx is; the
+    rounding floor (100 eps |loss| / h, about 2e-3 here) is what lets the correct dx pass.
+    """
+
+    def offset_square_loss(x, y):
+        return 1e6 + float(np.sum(x**2)) / 2, x.copy()
+
+    x = np.random.default_rng(0).standard_normal((3, 4)) * 1e-3
+    report = check_loss(offset_square_loss, x, None)
+    assert report.passed, str(report)
+    assert report["x"].atol > 1e-3  # the floor, not tol * max|dx| ~ 1e-10
+
+
+def test_grad_check_sparse_on_an_empty_x_says_so_exactly():
+    with pytest.raises(ValueError) as error:
+        grad_check_sparse(np.sum, np.ones(0), np.ones(0))
+    assert str(error.value) == "x is empty: there is no entry to check"
+
+
+# --- what ``bnlab gradcheck --list`` prints for an entry ---------------------------------------
+
+
+def relu_check(note=""):
+    return LayerCheck("relu", relu_forward, relu_backward, inputs={"x": normal(3)}, note=note)
+
+
+def test_describe_appends_the_note_only_when_there_is_one():
+    assert relu_check().describe() == "relu_forward / relu_backward wrt x"
+    assert relu_check("away from 0").describe() == (
+        "relu_forward / relu_backward wrt x; away from 0"
+    )
+
+
+def test_describe_names_a_function_without_a_name_by_its_repr():
+    forward = functools.partial(relu_forward)  # a partial has no __name__
+    entry = LayerCheck("bound", forward, relu_backward, inputs={"x": normal(3)})
+    assert entry.describe() == f"{forward!r} / relu_backward wrt x"
+
+
+def test_a_loss_entry_describes_its_loss_and_its_note():
+    entry = LossCheck("mse_loss_column", softmax_loss, x=normal(4, 3), y=normal(4), note="a note")
+    assert entry.describe() == "softmax_loss wrt x (dx returned with the loss); a note"
+
+
+# --- running a loss entry ---------------------------------------------------------------------
+
+
+def loss_entries():
+    return [entry for entry in catalog.entries() if isinstance(entry, LossCheck)]
+
+
+def test_a_loss_entry_reports_under_its_own_name_and_tolerance():
+    names = [entry.name for entry in loss_entries()]
+    assert "mse_loss_column" in names  # a name that is not its loss function's
+    for entry in loss_entries():
+        report = entry.run(seed=0, tol=1e-4)
+        assert report.layer == entry.name
+        assert report.tol == 1e-4
+        assert report.passed, str(report)
+
+
+def test_a_loss_entry_is_reproducible_from_its_seed():
+    """The same seed draws the same x and y, so the errors repeat to the last bit."""
+    for entry in loss_entries():
+        first, again = entry.run(seed=3), entry.run(seed=3)
+        np.testing.assert_array_equal(first["x"].numerical, again["x"].numerical)
+        other = entry.run(seed=4)
+        assert not np.array_equal(first["x"].numerical, other["x"].numerical), entry.name
+
+
+def test_select_names_every_unknown_pattern():
+    message = "no layer check named 'nope', 'nada'; valid names: affine, relu, "
+    with pytest.raises(ValueError, match=re.escape(message)):
+        catalog.select(["nope", "relu", "nada"])
