@@ -2,15 +2,18 @@
 
 Each test names what a user would see go wrong: a divergence blamed on the learning rate when
 float32 data holds NaN, a failed first checkpoint that claims an earlier one, a resumed run
-that forgot its verbosity, a message that lost its words.
+that forgot its verbosity, a temporary file two processes share, a message that lost its words.
 """
 
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from toy_models import LinearModel, blobs
 
+import bnlab._atomic as atomic_module
 import bnlab.solver.checkpoint as checkpoint_module
 from bnlab.solver import CheckpointWriteError, Solver, TrainingDiverged, load_checkpoint
 
@@ -82,3 +85,18 @@ def test_resume_refuses_a_seed_with_the_reason(tmp_path):
     message = "seed cannot be given to Solver.resume: the saved RNG state continues"
     with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         Solver.resume(tmp_path / "run_epoch_1.pkl", blobs(), trusted=TOY_MODELS, seed=1)
+
+
+def test_a_checkpoint_is_written_through_a_temporary_file_named_by_the_process(
+    tmp_path, monkeypatch
+):
+    """Two processes writing the same checkpoint must not share a temporary file."""
+    opened = []
+
+    def recording_open(path, *args, **kwargs):
+        opened.append(Path(path).name)
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(atomic_module, "open", recording_open, raising=False)
+    make_solver(num_epochs=1, checkpoint_name=tmp_path / "run").train()
+    assert f".run_epoch_1.pkl.{os.getpid()}.tmp" in opened
