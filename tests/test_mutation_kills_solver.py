@@ -5,8 +5,11 @@ float32 data holds NaN, a failed first checkpoint that claims an earlier one, a 
 that forgot its verbosity, a temporary file two processes share, a message that lost its words.
 """
 
+import io
 import os
 import re
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +103,104 @@ def test_a_checkpoint_is_written_through_a_temporary_file_named_by_the_process(
     monkeypatch.setattr(atomic_module, "open", recording_open, raising=False)
     make_solver(num_epochs=1, checkpoint_name=tmp_path / "run").train()
     assert f".run_epoch_1.pkl.{os.getpid()}.tmp" in opened
+
+
+# -- the epoch summary line -------------------------------------------------------------------
+
+
+class FlushRecorder(io.StringIO):
+    """A stdout that remembers how much had been written at each flush."""
+
+    def __init__(self):
+        super().__init__()
+        self.flushed_at = []
+
+    def flush(self):
+        self.flushed_at.append(len(self.getvalue()))
+
+
+def test_every_trained_epoch_prints_its_loss_and_time_and_flushes_the_line(monkeypatch):
+    stdout = FlushRecorder()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    solver = make_solver(verbose=True, progress=False, print_every=100)
+    before = time.perf_counter()
+    solver.train()
+    elapsed = time.perf_counter() - before
+    out = stdout.getvalue()
+    per_epoch = solver.iterations_per_epoch
+    for epoch in (1, 2):
+        pattern = rf"\(Epoch {epoch} / 2\) train acc: \S+; val_acc: \S+; loss: (\S+); (\S+) s\n"
+        match = re.search(pattern, out)
+        assert match, out
+        losses = solver.loss_history[(epoch - 1) * per_epoch : epoch * per_epoch]
+        assert match[1] == f"{np.mean(losses):.4f}"
+        assert 0 <= float(match[2]) <= elapsed + 0.1  # this epoch's seconds, within the run's
+        assert match.end() in stdout.flushed_at  # a log file or pipe gets the line at once
+    assert re.search(r"\(Epoch 0 / 2\) train acc: \S+; val_acc: \S+\n", out), out  # no loss yet
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_each_epochs_bar_is_erased_when_it_ends(monkeypatch):
+    """leave=False: the epoch's summary line replaces its bar, no finished bar stays behind."""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    make_solver(verbose=True).train()
+    drawn = terminal.getvalue()
+    assert "epoch 1/2" in drawn and "epoch 2/2" in drawn
+    assert "\n" not in drawn and drawn.endswith("\r")
+
+
+# -- the best epoch, learning-rate decay, the metric's sample -----------------------------------
+
+
+class ConstantRegressor:
+    """Predicts 0 whatever the input and learns nothing: every epoch's val MSE is the same."""
+
+    loss_type = "mse"
+
+    def __init__(self):
+        self.params = {"w": np.zeros(1)}
+
+    def loss(self, X, y=None):
+        scores = np.zeros((X.shape[0], 1))
+        if y is None:
+            return scores
+        return float(np.mean(y**2)) / 2, {"w": np.zeros(1)}
+
+
+def test_an_mse_tie_keeps_the_earlier_best_epoch():
+    rng = np.random.default_rng(0)
+    data = {"X_train": rng.standard_normal((20, 2)), "y_train": rng.standard_normal(20),
+            "X_val": rng.standard_normal((10, 2)), "y_val": rng.standard_normal(10)}  # fmt: skip
+    solver = make_solver(model=ConstantRegressor(), data=data, num_epochs=3)
+    solver.train()
+    assert len(set(solver.val_metric_history)) == 1
+    assert solver.best_epoch == 0
+
+
+@pytest.mark.parametrize("lr_decay", [0.5, 2.0])
+def test_the_learning_rate_is_multiplied_by_lr_decay_after_every_epoch(lr_decay):
+    solver = make_solver(optim_config={"learning_rate": 1e-2}, lr_decay=lr_decay, num_epochs=2)
+    solver.train()
+    for config in solver.optim_configs.values():
+        assert config["learning_rate"] == pytest.approx(1e-2 * lr_decay**2)
+
+
+def test_a_sample_as_large_as_the_set_is_the_whole_set_and_draws_nothing():
+    """num_train_samples = N measures all N, as None does, without a draw from the RNG."""
+    whole = make_solver(num_train_samples=None)
+    exact = make_solver(num_train_samples=60)  # blobs() has 60 training examples
+    whole.train()
+    exact.train()
+    assert exact.loss_history == whole.loss_history
+    assert exact.train_metric_history == whole.train_metric_history
+
+
+def test_check_metric_names_a_bad_x():
+    solver = make_solver()
+    with pytest.raises(TypeError, match=r"^X must be a numpy ndarray, got list$"):
+        solver.check_metric([[1.0, 2.0, 3.0, 4.0]], np.zeros(1, dtype=int))
