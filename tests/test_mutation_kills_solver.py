@@ -5,6 +5,7 @@ float32 data holds NaN, a failed first checkpoint that claims an earlier one, a 
 that forgot its verbosity, a temporary file two processes share, a message that lost its words.
 """
 
+import functools
 import io
 import os
 import re
@@ -18,7 +19,8 @@ from toy_models import LinearModel, blobs
 
 import bnlab._atomic as atomic_module
 import bnlab.solver.checkpoint as checkpoint_module
-from bnlab.solver import CheckpointWriteError, Solver, TrainingDiverged, load_checkpoint
+from bnlab.solver import CheckpointWriteError, Solver, TrainingDiverged, load_checkpoint, optim
+from bnlab.solver.arguments import check_examples, resolve_update_rule
 
 TOY_MODELS = (LinearModel,)
 
@@ -204,3 +206,87 @@ def test_check_metric_names_a_bad_x():
     solver = make_solver()
     with pytest.raises(TypeError, match=r"^X must be a numpy ndarray, got list$"):
         solver.check_metric([[1.0, 2.0, 3.0, 4.0]], np.zeros(1, dtype=int))
+
+
+def test_check_metric_names_the_shape_of_a_target_row_that_does_not_fit():
+    model = LinearModel(num_outputs=1, loss_type="mse")
+    rng = np.random.default_rng(0)
+    data = {"X_train": rng.standard_normal((20, 4)), "y_train": rng.standard_normal(20),
+            "X_val": rng.standard_normal((10, 4)), "y_val": rng.standard_normal(10)}  # fmt: skip
+    solver = make_solver(model=model, data=data)
+    message = "y must hold one target per score: scores have shape (5, 1), y rows have shape (2,)"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        solver.check_metric(np.ones((5, 4)), np.ones((5, 2)))
+
+
+# -- the Solver's arguments ---------------------------------------------------------------------
+
+
+def test_a_fresh_solver_has_no_best_epoch_yet():
+    solver = make_solver()
+    assert solver.best_epoch is None and solver.best_val_metric is None
+    assert solver.best_params is None and solver.best_statistics is None
+
+
+class ParamsWithoutLoss:
+    def __init__(self):
+        self.params = {"w": np.zeros(1)}
+
+
+@pytest.mark.parametrize("model", [object(), ParamsWithoutLoss()], ids=["object", "no loss"])
+def test_a_model_without_params_or_loss_is_refused_by_name(model):
+    message = (
+        f"model must have a params dict and a loss(X, y=None) method, got {type(model).__name__}"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
+        Solver(model, blobs())
+
+
+def test_data_that_is_not_a_dict_or_lacks_a_key_is_refused_exactly():
+    keys = "X_train, y_train, X_val, y_val"
+    with pytest.raises(TypeError, match=f"^data must be a dict with {keys}, got list$"):
+        Solver(LinearModel(), [])
+    partial = {key: value for key, value in blobs().items() if key != "y_val"}
+    message = f"data is missing y_val; the Solver needs {keys}"
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        Solver(LinearModel(), partial)
+
+
+def test_float_training_labels_are_refused_naming_y_train():
+    data = blobs()
+    data["y_train"] = data["y_train"].astype(float)
+    with pytest.raises(ValueError, match=r"^data\['y_train'\] must hold \(N,\) integer class"):
+        Solver(LinearModel(), data)
+
+
+def test_a_checkpoint_folder_that_does_not_exist_is_named(tmp_path):
+    name = tmp_path / "missing" / "run"
+    message = (
+        f"checkpoint_name {str(name)!r} points into {str(tmp_path / 'missing')!r}, which is "
+        "not an existing directory"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        make_solver(checkpoint_name=name)
+
+
+def test_nan_in_float32_data_is_refused_when_the_solver_is_built():
+    data = blobs(dtype=np.float32)
+    data["X_val"][3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"^data\['X_val'\] holds 1 non-finite value"):
+        Solver(LinearModel(dtype=np.float32), data)
+
+
+def test_check_examples_takes_one_feature_per_example_and_refuses_a_0d_x():
+    check_examples("X", np.ones(3), "y", np.zeros(3))  # X: (N,) is N examples of one number
+    with pytest.raises(ValueError, match="must have one row per example, got shapes"):
+        check_examples("X", np.array(1.0), "y", np.zeros(3))
+
+
+def test_a_callable_update_rule_is_named_by_its_qualname_else_its_repr():
+    assert resolve_update_rule(optim.sgd) == ("sgd", optim.sgd)
+    rule = functools.partial(optim.sgd)  # a partial has no __qualname__
+    assert resolve_update_rule(rule) == (repr(rule), rule)
+    with pytest.raises(
+        TypeError, match=r"^update_rule must be a rule name or a callable, got int$"
+    ):
+        resolve_update_rule(3)
