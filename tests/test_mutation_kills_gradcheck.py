@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from bnlab.gradcheck import catalog, check_loss, grad_check_sparse
+from bnlab.gradcheck import catalog, check_layer, check_loss, grad_check_sparse
 from bnlab.gradcheck.catalog import LayerCheck, LossCheck, normal
 from bnlab.layers import relu_backward, relu_forward, softmax_loss
 
@@ -92,3 +92,58 @@ def test_select_names_every_unknown_pattern():
     message = "no layer check named 'nope', 'nada'; valid names: affine, relu, "
     with pytest.raises(ValueError, match=re.escape(message)):
         catalog.select(["nope", "relu", "nada"])
+
+
+# --- the input makers and layer entries ----------------------------------------------------------
+
+
+def test_away_from_zero_draws_both_signs_within_the_band():
+    x = catalog.away_from_zero(40, 5, low=0.5, high=2.0).make(np.random.default_rng(0))
+    assert x.shape == (40, 5)
+    assert (x > 0).any() and (x < 0).any()
+    assert np.all((np.abs(x) >= 0.5) & (np.abs(x) < 2.0))
+
+
+def test_distinct_is_a_centred_grid_of_the_gap_in_random_order():
+    x = catalog.distinct(2, 3, 4, gap=0.1).make(np.random.default_rng(0))
+    assert x.shape == (2, 3, 4)
+    np.testing.assert_allclose(np.sort(x.ravel()), (np.arange(24) - 11.5) * 0.1, atol=1e-12)
+    assert not np.array_equal(x.ravel(), np.sort(x.ravel()))
+
+
+def test_labels_cover_every_class_from_zero():
+    y = catalog.labels(200, 4).make(np.random.default_rng(0))
+    assert y.shape == (200,) and set(y.tolist()) == {0, 1, 2, 3}
+
+
+def test_a_layer_entry_is_reproducible_and_reports_its_tolerance():
+    entry = next(e for e in catalog.entries() if e.name == "batchnorm_train")
+    first, again, other = entry.run(seed=3, tol=1e-5), entry.run(seed=3), entry.run(seed=4)
+    assert first.tol == 1e-5 and again.tol == catalog.DEFAULT_TOL
+    np.testing.assert_array_equal(first["x"].numerical, again["x"].numerical)
+    assert not np.array_equal(first["x"].numerical, other["x"].numerical)
+
+
+# --- check_layer's pass rule ---------------------------------------------------------------------
+
+
+def scaled_backward(factor):
+    """The backward of out = 3 x, off by the relative amount factor - 1."""
+    return lambda dout, cache: 3 * factor * dout
+
+
+def triple(x):
+    return 3 * x, None
+
+
+def test_the_relative_rule_uses_the_sum_of_the_magnitudes():
+    """An error of 1.5e-7 relative to one value is 0.75e-7 of |a| + |n|: within tol = 1e-7,
+    though beyond the absolute rule's tol * max|n|."""
+    x = {"x": np.array([1.0])}
+    assert check_layer(triple, scaled_backward(1 + 1.5e-7), x).passed
+    assert not check_layer(triple, scaled_backward(1 + 3e-7), x).passed
+
+
+def test_an_empty_input_is_checked_without_error():
+    report = check_layer(triple, scaled_backward(1), {"x": np.ones((0, 3))})
+    assert report.passed and report["x"].max_abs_error == 0.0 and report["x"].atol == 0.0
