@@ -290,3 +290,29 @@ def test_a_callable_update_rule_is_named_by_its_qualname_else_its_repr():
         TypeError, match=r"^update_rule must be a rule name or a callable, got int$"
     ):
         resolve_update_rule(3)
+
+
+@pytest.mark.parametrize(
+    ("setting", "error", "message"),
+    [
+        ({"print_every": 0}, ValueError, "print_every must be >= 1, got 0"),
+        ({"num_val_samples": 0}, ValueError, "num_val_samples must be >= 1, got 0"),
+        ({"checkpoint_overwrite": "yes"}, TypeError,
+         "checkpoint_overwrite must be True or False, got 'yes'"),
+        ({"optim_config": [0.1]}, TypeError, "optim_config must be a dict, got list"),
+    ],
+)  # fmt: skip
+def test_bad_solver_settings_are_refused_by_name(setting, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        make_solver(**setting)
+
+
+def test_without_a_seed_np_random_seed_reproduces_the_run():
+    """cs231n's way: the unseeded Solver draws from NumPy's global generator."""
+    histories = []
+    for _ in range(2):
+        np.random.seed(0)  # noqa: NPY002
+        solver = make_solver(seed=None, num_epochs=1)
+        solver.train()
+        histories.append(solver.loss_history)
+    assert histories[0] == histories[1]
