@@ -6,7 +6,15 @@ import re
 import numpy as np
 import pytest
 
-from bnlab.layers import max_pool_forward_naive, softmax_loss
+from bnlab.layers import (
+    batchnorm_forward,
+    conv_forward_naive,
+    max_pool_forward_naive,
+    softmax_loss,
+    spatial_groupnorm_forward,
+)
+
+X4, ONES = np.ones((2, 4, 3, 3)), np.ones(4)  # groupnorm's x (N, C, H, W) and a (C,) parameter
 
 
 def test_a_loss_of_an_empty_batch_says_why_it_is_refused():
@@ -27,3 +35,30 @@ def test_a_pooling_stride_that_does_not_tile_the_width_names_the_width():
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         max_pool_forward_naive(np.ones((1, 1, 4, 5)), {"pool_height": 2, "pool_width": 2,
                                                        "stride": 2})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: spatial_groupnorm_forward(X4, ONES, ONES, 2, []), TypeError,
+         "gn_param must be a dict, got list"),
+        (lambda: spatial_groupnorm_forward(X4, [1.0] * 4, ONES, 2, {}), TypeError,
+         "gamma must be a numpy ndarray, got list"),
+        (lambda: spatial_groupnorm_forward(X4, ONES, [1.0] * 4, 2, {}), TypeError,
+         "beta must be a numpy ndarray, got list"),
+        (lambda: spatial_groupnorm_forward([1.0], ONES, ONES, 2, {}), TypeError,
+         "x must be a numpy ndarray, got list"),
+        (lambda: batchnorm_forward(np.ones((3, 2)), np.ones(2), np.ones(2),
+                                   {"mode": "train", "eps": "a"}), TypeError,
+         "bn_param['eps'] must be a number > 0, got str 'a'"),
+        (lambda: conv_forward_naive(np.ones((1, 1, 3, 4)), np.ones((1, 1, 3, 3)), np.ones(1),
+                                    {"stride": 2, "pad": 0}), ValueError,
+         "conv_param['stride'] = 2 does not divide W + 2*pad - WW = 4 + 2*0 - 3 = 1: the windows "
+         "would not tile the width exactly (the last 1 columns would be ignored); change the "
+         "stride, pad or input size"),
+    ],
+    ids=["gn_param", "gamma", "beta", "x", "eps", "conv width"],
+)  # fmt: skip
+def test_bad_arguments_are_named_exactly(call, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        call()

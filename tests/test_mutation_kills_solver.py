@@ -8,6 +8,7 @@ that forgot its verbosity, a temporary file two processes share, a message that 
 import functools
 import io
 import os
+import pickle
 import re
 import sys
 import time
@@ -316,3 +317,10 @@ def test_without_a_seed_np_random_seed_reproduces_the_run():
         solver.train()
         histories.append(solver.loss_history)
     assert histories[0] == histories[1]
+
+
+def test_a_fresh_run_does_not_take_unmarked_checkpoints_for_its_own(tmp_path):
+    """Checkpoints without a run id (written before run ids) belong to a resumed run only."""
+    (tmp_path / "run_epoch_1.pkl").write_bytes(pickle.dumps({"epoch": 1}))
+    with pytest.raises(FileExistsError, match="already holds checkpoints of another run"):
+        make_solver(checkpoint_name=tmp_path / "run").train()
