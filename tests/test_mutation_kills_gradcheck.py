@@ -10,7 +10,13 @@ import re
 import numpy as np
 import pytest
 
-from bnlab.gradcheck import catalog, check_layer, check_loss, grad_check_sparse
+from bnlab.gradcheck import (
+    catalog,
+    check_layer,
+    check_loss,
+    eval_numerical_gradient_array,
+    grad_check_sparse,
+)
 from bnlab.gradcheck.catalog import LayerCheck, LossCheck, normal
 from bnlab.layers import relu_backward, relu_forward, softmax_loss
 
@@ -147,3 +153,29 @@ def test_the_relative_rule_uses_the_sum_of_the_magnitudes():
 def test_an_empty_input_is_checked_without_error():
     report = check_layer(triple, scaled_backward(1), {"x": np.ones((0, 3))})
     assert report.passed and report["x"].max_abs_error == 0.0 and report["x"].atol == 0.0
+
+
+# --- a float32 x: checked on a float64 copy -----------------------------------------------------
+
+
+def test_a_float32_x_is_checked_on_a_float64_copy_with_a_warning_that_says_why():
+    x = np.array([1.0, -2.0, 3.0], np.float32)
+    message = (
+        "x is float32: checking in float64 instead, on a copy that f receives (central "
+        "differences in float32 with h=0.001 have ~1e-2 error, which hides any bug)"
+    )
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
+        grad = eval_numerical_gradient_array(lambda v: v**2, x, np.ones(3), h=1e-3)
+    assert grad.dtype == np.float64
+    np.testing.assert_allclose(grad, 2 * x, rtol=1e-6)
+
+
+def test_an_f_that_ignores_the_float64_copy_is_told_so():
+    x = np.ones(3, np.float32)
+    message = (
+        "the numerical gradient is exactly zero everywhere: f ignores the float64 copy it is "
+        "given and reads the original float32 array instead (e.g. lambda _: "
+        "model.loss(X, y)[0]). Build the model with dtype=np.float64 for gradient checks."
+    )
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        eval_numerical_gradient_array(lambda _: x**2, x, np.ones(3))
