@@ -62,3 +62,16 @@ def test_a_pooling_stride_that_does_not_tile_the_width_names_the_width():
 def test_bad_arguments_are_named_exactly(call, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         call()
+
+
+def test_a_float32_groupnorm_overflow_names_the_example_and_group():
+    x = np.zeros((1, 4, 1, 1), np.float32)
+    x[0, 2:, 0, 0] = [3e19, -3e19]  # group 1 of 2: its variance, 9e38, overflows float32
+    message = (
+        "spatial_groupnorm_forward: the mean or variance of (example, group) (0, 1) overflows "
+        "float32 although x is finite (x's largest magnitude is 3e+19; squares above 1.84e+19 "
+        "overflow): scale x down or compute in float64"
+    )
+    gamma, beta = np.ones(4, np.float32), np.zeros(4, np.float32)
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        spatial_groupnorm_forward(x, gamma, beta, 2, {})
