@@ -179,3 +179,11 @@ def test_an_f_that_ignores_the_float64_copy_is_told_so():
     )
     with pytest.warns(UserWarning), pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         eval_numerical_gradient_array(lambda _: x**2, x, np.ones(3))
+
+
+def test_check_layer_refuses_inputs_that_are_not_a_dict_exactly():
+    message = (
+        "inputs must be a non-empty dict of name -> array, e.g. {'x': x, 'w': w, 'b': b}, got [1.0]"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        check_layer(triple, scaled_backward(1), [1.0])

@@ -6,7 +6,9 @@ import re
 import numpy as np
 import pytest
 
+from bnlab.fast.normalization import batchnorm_forward_fast
 from bnlab.layers import (
+    batchnorm_backward,
     batchnorm_forward,
     conv_forward_naive,
     max_pool_forward_naive,
@@ -75,3 +77,32 @@ def test_a_float32_groupnorm_overflow_names_the_example_and_group():
     gamma, beta = np.ones(4, np.float32), np.zeros(4, np.float32)
     with np.errstate(over="ignore"), pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         spatial_groupnorm_forward(x, gamma, beta, 2, {})
+
+
+NEEDS = (
+    "batchnorm_backward needs the cache from batchnorm_forward or spatial_batchnorm_forward "
+    "(a BatchNormCache), got "
+)
+FAST_CACHE_GOT = (
+    "a FastBatchNormCache from batchnorm_forward_fast or spatial_batchnorm_forward_fast: pass "
+    "the cache that forward returned (the plain and fast versions of a layer keep different "
+    "caches)"
+)
+
+
+@pytest.mark.parametrize(
+    ("cache", "got"),
+    [
+        (None, "None: pass the cache that forward returned"),
+        ((1, 2, 3), "a tuple of 3 values: pass the cache that forward returned"),
+        ([1, 2], "a list: pass the cache that forward returned"),
+        ("fast", FAST_CACHE_GOT),
+    ],
+    ids=["None", "tuple", "list", "fast cache"],
+)
+def test_a_wrong_cache_is_described_exactly(cache, got):
+    if cache == "fast":
+        x = np.random.default_rng(0).standard_normal((4, 3))
+        _, cache = batchnorm_forward_fast(x, np.ones(3), np.zeros(3), {"mode": "train"})
+    with pytest.raises(TypeError, match=f"^{re.escape(NEEDS + got)}$"):
+        batchnorm_backward(np.ones((4, 3)), cache)
