@@ -1,6 +1,7 @@
 """Test-session settings shared by every test module."""
 
 import os
+import threading
 
 # The tests train tiny nets: a multithreaded BLAS hands matrices of a few hundred numbers between
 # threads and runs 5-20x slower on a 2-core machine (and far worse when it is busy). Set before
@@ -17,6 +18,21 @@ INSTALL_HINTS = {
     "ipykernel": 'pip install -e ".[test]" for the notebook tests',
 }
 DEBIAN_PACKAGE = "Debian's dataset-fashion-mnist is not installed"
+
+
+def pytest_configure(config):
+    """Give tqdm's progress bars a lock of this process's own, fresh for each test session.
+
+    tqdm's default lock holds a multiprocessing semaphore, which forked processes share.
+    mutmut runs each mutant's tests in a fork and kills the fork on a time-out; a fork killed
+    while constructing a bar leaves the semaphore taken, and every later fork then hangs at
+    its first progress bar (docs/mutation-testing.md). The tests draw no bars across processes.
+    """
+    from tqdm.auto import tqdm as auto_tqdm
+    from tqdm.std import tqdm as std_tqdm
+
+    for bar_class in (std_tqdm, auto_tqdm):
+        bar_class.set_lock(threading.RLock())
 
 
 def skip_cause(reason: str) -> str:

@@ -479,9 +479,20 @@ def test_select_by_name_and_pattern():
         "affine_bn_relu",
         "affine_ln_relu",
     }
-    assert len(catalog.select([])) == len(catalog.CATALOG)
+    assert len(catalog.select([])) == len(catalog.entries()) == len(catalog.CATALOG)
     with pytest.raises(ValueError, match="no layer check named 'nope'; valid names: affine, relu"):
         catalog.select(["relu", "nope"])
+
+
+def test_the_catalog_is_built_on_each_call_not_at_import():
+    """A mutation tester changes how entries are made after import: entries() must see it."""
+    assert "CATALOG" not in vars(catalog)
+    first, second = catalog.entries(), catalog.entries()
+    assert [e.name for e in first] == [e.name for e in second] == catalog.names()
+    assert all(a is not b for a, b in zip(first, second, strict=True))
+    assert [e.name for e in catalog.CATALOG] == catalog.names()  # the old constant still reads
+    with pytest.raises(AttributeError, match="has no attribute 'CATALOGUE'"):
+        catalog.CATALOGUE  # noqa: B018
 
 
 def test_catalog_names_are_unique():
@@ -520,7 +531,7 @@ def test_gradcheck_command_exits_non_zero_on_a_failure_or_a_crash(monkeypatch, c
                    inputs={"x": normal(4, 3), "w": normal(3), "b": normal(3)}),
         LayerCheck("crashing", crashing_forward, scale_shift_backward, inputs={"x": normal(3)}),
     ]  # fmt: skip
-    monkeypatch.setattr(catalog, "CATALOG", entries)
+    monkeypatch.setattr(catalog, "entries", lambda: entries)
     assert main(["gradcheck"]) == 1
     out = capsys.readouterr().out
     assert "ERROR in crashing: RuntimeError: layer is broken" in out
@@ -696,7 +707,7 @@ def test_catalog_entries_name_their_arguments_as_the_layer_does():
     import inspect
 
     named = 0
-    for entry in catalog.CATALOG:
+    for entry in catalog.entries():
         assert isinstance(entry.name, str) and entry.name
         if not isinstance(entry, LayerCheck):
             continue

@@ -1,6 +1,6 @@
 """``bnlab gradcheck [NAME ...] [--list] [--tol TOL] [--seed N]``: check every built-in layer.
 
-Runs the entries of :data:`bnlab.gradcheck.catalog.CATALOG` (all, or those named; shell
+Runs the entries of :func:`bnlab.gradcheck.catalog.entries` (all, or those named; shell
 patterns like ``'batchnorm*'`` work), prints one table row per differentiable argument, and
 exits 1 if any gradient fails, 2 for an unknown name.
 """
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list:
         width = max(len(name) for name in catalog.names())
-        for entry in catalog.CATALOG:
+        for entry in catalog.entries():
             print(f"{entry.name:<{width}}  {entry.describe()}")
         return 0
     entries = catalog.select(args.names)  # an unknown name: bnlab.cli.main reports it, exit 2

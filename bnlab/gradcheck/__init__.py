@@ -1,7 +1,7 @@
 """Numerical gradient checks: cs231n's functions, check_layer for any layer, and the catalog.
 
 cs231n users: ``from cs231n.gradient_check import *`` becomes ``from bnlab.gradcheck import *``.
-``bnlab gradcheck`` runs :data:`bnlab.gradcheck.catalog.CATALOG` from the command line.
+``bnlab gradcheck`` runs :func:`bnlab.gradcheck.catalog.entries` from the command line.
 """
 
 from bnlab.gradcheck.check_layer import (
