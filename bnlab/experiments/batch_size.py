@@ -37,7 +37,12 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import check_choice
-from bnlab.experiments.common import fc_net_for, load_data, train_model_or_diverge
+from bnlab.experiments.common import (
+    fc_net_for,
+    load_data,
+    sweep_result,
+    train_model_or_diverge,
+)
 from bnlab.experiments.sweep import Run, SweepOptions, run_sweep
 from bnlab.nets import LeNet
 from bnlab.plotting.bn_experiments import plot_batch_size_sweep
@@ -128,17 +133,13 @@ def train_one(
         seed=seed,
         num_val_samples=config.num_val_samples,
     )
-    result = {
-        "final_val_acc": float(solver.val_metric_history[-1]),
-        "best_val_acc": float(max(solver.val_metric_history)),
-        "final_train_acc": float(solver.train_metric_history[-1]),
-        "diverged": diverged,
-    }
-    if diverged:
-        result["message"] = (
-            f"loss {solver.loss_history[-1]} at iteration {len(solver.loss_history)}"
-        )
-    return result
+    return sweep_result(
+        solver,
+        diverged,
+        final_val_acc=float(solver.val_metric_history[-1]),
+        best_val_acc=float(max(solver.val_metric_history)),
+        final_train_acc=float(solver.train_metric_history[-1]),
+    )
 
 
 def run(config: Config, sweep: SweepOptions | None = None) -> Result:

@@ -265,6 +265,17 @@ def train_model_or_diverge(
         return seen[0], True
 
 
+def sweep_result(solver: Solver, diverged: bool, **metrics: Any) -> dict[str, Any]:
+    """A sweep run's result: its metrics, ``diverged``, and a diverged run's message (its last,
+    non-finite loss and when it came), which the sweep runner records (bnlab.experiments.sweep).
+    """
+    result = {**metrics, "diverged": diverged}
+    if diverged:
+        losses = solver.loss_history
+        result["message"] = f"loss {losses[-1]} at iteration {len(losses)}"
+    return result
+
+
 def init_like_pytorch(model: Any, seed: int) -> None:
     """W{i}, b{i} ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), in place: PyTorch's default Linear/Conv init.
 

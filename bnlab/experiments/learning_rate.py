@@ -43,7 +43,12 @@ import numpy as np
 
 from bnlab.experiments import bn_vs_baseline, lenet_bn
 from bnlab.experiments.bn_vs_baseline import NORM_SETTINGS, SMOOTHING, first_below
-from bnlab.experiments.common import fc_net_for, load_data, train_model_or_diverge
+from bnlab.experiments.common import (
+    fc_net_for,
+    load_data,
+    sweep_result,
+    train_model_or_diverge,
+)
 from bnlab.experiments.sweep import Run, SweepOptions, run_sweep
 from bnlab.nets import LeNet
 from bnlab.plotting.bn_experiments import plot_learning_rate_sweep
@@ -204,16 +209,14 @@ def train_one(
             **training,
         )
     loss_history = solver.loss_history
-    result = {
-        "final_val_acc": float(solver.val_metric_history[-1]),
-        "best_val_acc": float(max(solver.val_metric_history)),
-        "iterations": first_below(loss_history, config.target_loss),
-        "num_iterations": len(loss_history),
-        "diverged": diverged,
-    }
-    if diverged:
-        result["message"] = f"loss {loss_history[-1]} at iteration {len(loss_history)}"
-    return result
+    return sweep_result(
+        solver,
+        diverged,
+        final_val_acc=float(solver.val_metric_history[-1]),
+        best_val_acc=float(max(solver.val_metric_history)),
+        iterations=first_below(loss_history, config.target_loss),
+        num_iterations=len(loss_history),
+    )
 
 
 def describe_training(config: Config, family: str) -> str:

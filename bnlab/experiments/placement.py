@@ -34,7 +34,12 @@ from typing import Any
 import numpy as np
 
 from bnlab._validation import check_choice
-from bnlab.experiments.common import fc_net_for, load_data, train_model_or_diverge
+from bnlab.experiments.common import (
+    fc_net_for,
+    load_data,
+    sweep_result,
+    train_model_or_diverge,
+)
 from bnlab.experiments.lenet_bn import DATA_NAMES, load_or_fall_back
 from bnlab.experiments.sweep import Run, SweepOptions, run_sweep
 from bnlab.nets import LeNet
@@ -148,18 +153,14 @@ def train_one(config: dict[str, Any], net: str, placement: str, seed: int) -> di
             num_val_samples=config.num_val_samples,
             **training_settings(net, config),
         )
-    result = {
-        "train_acc": float(solver.train_metric_history[-1]),
-        "val_acc": float(solver.val_metric_history[-1]),
-        "best_val_acc": float(max(solver.val_metric_history)),
-        "val_history": [float(v) for v in solver.val_metric_history],
-        "diverged": diverged,
-    }
-    if diverged:
-        result["message"] = (
-            f"loss {solver.loss_history[-1]} at iteration {len(solver.loss_history)}"
-        )
-    return result
+    return sweep_result(
+        solver,
+        diverged,
+        train_acc=float(solver.train_metric_history[-1]),
+        val_acc=float(solver.val_metric_history[-1]),
+        best_val_acc=float(max(solver.val_metric_history)),
+        val_history=[float(v) for v in solver.val_metric_history],
+    )
 
 
 def run(config: Config, sweep: SweepOptions | None = None) -> Result:
