@@ -122,12 +122,19 @@ def apply_options(args: argparse.Namespace) -> str:
     return f"{threads} thread(s), {allocator}, median of {args.repeats} interleaved repeats"
 
 
-def time_once(fn: Callable[[], object], number: int) -> float:
-    """Seconds per call of ``fn`` over ``number`` back-to-back calls."""
-    start = time.perf_counter()
+# What compare() can time with: the wall clock, or this process's CPU time (user + system, all
+# threads). With one thread on each side, CPU time leaves out the time other jobs on a shared
+# machine hold the core, though not what they cost through shared caches and memory.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_once(fn: Callable[[], object], number: int, clock: str = "wall") -> float:
+    """Seconds per call of ``fn`` over ``number`` back-to-back calls, on ``clock`` (CLOCKS)."""
+    now = CLOCKS[clock]
+    start = now()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - start) / number
+    return (now() - start) / number
 
 
 def calls_per_repeat(fn: Callable[[], object], target_seconds: float = 0.02) -> int:
@@ -151,14 +158,22 @@ class Timings(dict):
 
 
 def compare(
-    candidates: dict[str, Callable[[], object]], repeats: int = 15, target_seconds: float = 0.02
+    candidates: dict[str, Callable[[], object]],
+    repeats: int = 15,
+    target_seconds: float = 0.02,
+    clock: str = "wall",
 ) -> Timings:
-    """Time each candidate ``repeats`` times, in turn, about ``target_seconds`` a turn."""
+    """Time each candidate ``repeats`` times, in turn, about ``target_seconds`` a turn.
+
+    clock: 'wall' (time.perf_counter) or 'cpu' (time.process_time), see CLOCKS.
+    """
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(map(repr, CLOCKS))}; got {clock!r}")
     numbers = {name: calls_per_repeat(fn, target_seconds) for name, fn in candidates.items()}
     samples = Timings({name: [] for name in candidates})
     for _ in range(repeats):
         for name, fn in candidates.items():
-            samples[name].append(time_once(fn, numbers[name]))
+            samples[name].append(time_once(fn, numbers[name], clock))
     return samples
 
 

@@ -1,11 +1,13 @@
 """One training step with batchnorm, bnlab's Solver vs PyTorch, float32, 1 thread.
 
-    python benchmarks/train_step.py [--net fc|lenet] [--repeats 15]
+    python benchmarks/train_step.py [--net fc|lenet] [--repeats 15] [--cpu-time]
 
 A step is what ``Solver._step`` does: draw the next minibatch, forward, loss, backward, and
 an update of every parameter, timed inside ``small_ufunc_buffer()`` as ``Solver.train`` runs it. PyTorch does the same with an ``nn.Sequential`` of the same
 layers, ``CrossEntropyLoss`` and the same optimiser, indexing the same float32 training array
 for its batch. Interleaved repeats in one run; prints median times and the ratio bnlab / torch.
+``--cpu-time`` times with the process's CPU time instead of the wall clock (both sides run one
+thread): steadier on a shared machine, where other jobs take the core away now and then.
 
 - ``--net fc`` (default): FullyConnectedNet 3072-100x5-10, (affine, batchnorm, relu) x 5 +
   affine, Adam. Targets: <= 0.75 at batch 50 (issue 11), <= 1.0 at 256, <= 1.15 at 1024.
@@ -138,19 +140,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--net", choices=sorted(NETS), default="fc")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="time in CPU time, not wall time (one thread)"
+    )
     args = parser.parse_args()
+    clock = "cpu" if args.cpu_time else "wall"
     net = NETS[args.net]
     keep_freed_memory()
     torch = torch_single_thread()
     data = make_synthetic_images(4096, 100, 10, image_shape=net.image_shape, seed=0)
-    print(f"one Solver step, {net.title}")
+    print(f"one Solver step, {net.title} ({clock} time)")
     print(f"{'batch':>6} {'bnlab':>10} {'torch':>10} {'bnlab/torch':>12} {'target':>7}")
     for batch_size, target in net.targets.items():
         candidates = {"bnlab": bnlab_step(net, data, batch_size)}
         if torch is not None:
             candidates["torch"] = torch_step(torch, net, data, batch_size)
         with small_ufunc_buffer():  # as Solver.train() runs its steps
-            times = compare(candidates, repeats=args.repeats, target_seconds=0.05)
+            times = compare(candidates, repeats=args.repeats, target_seconds=0.05, clock=clock)
         if torch is None:
             print(
                 f"{batch_size:>6} {format_time(times.median('bnlab')):>10}   (torch not installed)"

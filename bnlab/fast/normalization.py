@@ -139,6 +139,20 @@ def batchnorm_backward_fast(
     dout = check_norm_backward(
         dout, cache, FastBatchNormCache, "batchnorm_backward_fast", like="xc"
     )
+    return _batchnorm_backward_unchecked(dout, cache)
+
+
+def _batchnorm_backward_unchecked(
+    dout: np.ndarray, cache: FastBatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """batchnorm_backward_fast (and its spatial twin) without the argument check: for the nets.
+
+    A net's backward gets the cache its own forward made and a dout shaped like that forward's
+    output (the next layer's dx), which is what the check verifies, so the nets call this
+    (see bnlab.nets.registry). Users call the checked functions above: this one trusts its
+    arguments and fails with NumPy's errors, or silently, on wrong ones.
+    tests/test_fast_unchecked.py checks that both return the same bits.
+    """
     if cache.mode == "test":
         return _frozen_statistics_backward(dout, cache)
     xc, inv_std, axes = cache.xc, cache.inv_std, cache.axes
@@ -162,7 +176,7 @@ def spatial_batchnorm_backward_fast(
     dout = check_norm_backward(
         dout, cache, FastBatchNormCache, "spatial_batchnorm_backward_fast", like="xc"
     )
-    return batchnorm_backward_fast(dout, cache)
+    return _batchnorm_backward_unchecked(dout, cache)  # checked once, just above
 
 
 # --- layernorm ---------------------------------------------------------------------------
