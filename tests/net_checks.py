@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 # Whole-net check: relative error <= 1e-7, measured as ||num - ana|| / (||num|| + ||ana||) per
 # parameter. A ratio is meaningless for a bias that feeds a batchnorm layer: its true gradient
@@ -45,3 +46,11 @@ def assert_net_gradients(model, X, y):
             continue
         err = np.linalg.norm(num - ana) / max(scale, 1e-12)
         assert err <= NET_REL_TOL, f"{name}: relative error {err:.2e} > {NET_REL_TOL}"
+
+
+def assert_refused(make, kwargs, error, words):
+    """make(**kwargs) raises error, and its message contains every one of words."""
+    with pytest.raises(error) as info:
+        make(**kwargs)
+    for word in words:
+        assert word in str(info.value), str(info.value)
