@@ -675,6 +675,49 @@ def test_an_overflow_in_batchnorms_statistics_is_a_divergence_with_the_layers_me
     assert all(np.isfinite(w).all() for w in solver.model.params.values())  # the best, restored
 
 
+def test_an_overflow_while_measuring_an_epoch_is_a_divergence_too():
+    # Layernorm computes statistics in test mode as well. With one step per epoch, the step that
+    # blows the weights up has a finite loss (computed before its update); the overflow comes
+    # when the epoch's accuracy is measured, and must still end training as a divergence.
+    data = {
+        key: value.astype(np.float32) if key[0] == "X" else value for key, value in blobs().items()
+    }
+    model = FullyConnectedNet(
+        [8, 8], input_dim=4, num_classes=3, normalization="layernorm", dtype=np.float32, seed=0
+    )
+    solver = make_solver(
+        model=model, data=data, update_rule="sgd", optim_config={"learning_rate": 1e25},
+        batch_size=len(data["X_train"]),
+    )  # fmt: skip
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(TrainingDiverged) as caught:
+        solver.train()
+    error = caught.value
+    assert isinstance(error.__cause__, OverflowInNormalization)
+    assert np.isfinite(solver.loss_history[:-1]).all() and solver.loss_history[-1] == math.inf
+    assert "layernorm_forward_fast: the mean or variance of example" in str(error)
+    assert "The data is finite, so the steps were too large" in str(error)
+    assert "scale x down" not in str(error)  # a single layer's advice, not the Solver's
+    assert all(np.isfinite(w).all() for w in solver.model.params.values())  # the best, restored
+
+
+def test_inputs_that_overflow_before_any_update_are_the_layers_error_not_a_divergence():
+    data = {
+        key: value.astype(np.float32) * 1e22 if key[0] == "X" else value
+        for key, value in blobs().items()
+    }
+    model = FullyConnectedNet(
+        [8], input_dim=4, num_classes=3, normalization="batchnorm", dtype=np.float32, seed=0
+    )
+    solver = make_solver(model=model, data=data, update_rule="sgd")
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(OverflowInNormalization) as caught,
+    ):
+        solver.train()
+    assert "scale x down or compute in float64" in str(caught.value)
+    assert solver.loss_history == []
+
+
 def test_nan_reaching_a_batch_blames_the_data_not_the_learning_rate():
     solver = make_solver()
     solver.X_train[:, 1] = np.nan  # after the check in __init__: the data changed in place

@@ -179,7 +179,12 @@ class OverflowInNormalization(ValueError):
     Raised by :func:`check_finite_statistics`. During training it means the activations
     exploded (a learning rate too large, say): the :class:`~bnlab.solver.Solver` reports it as
     a divergence, like a NaN or infinite loss. A ValueError, as it was before it had a name.
+    ``summary`` is the finding without the advice to the caller of a single layer.
     """
+
+    def __init__(self, summary: str, advice: str = "") -> None:
+        super().__init__(f"{summary}: {advice}" if advice else summary)
+        self.summary = summary
 
 
 def check_finite_statistics(
@@ -203,7 +208,8 @@ def check_finite_statistics(
     raise OverflowInNormalization(
         f"{layer}: the mean or variance of {unit} {where} overflows {x.dtype} although x is "
         f"finite (x's largest magnitude is {float(np.abs(x).max()):.3g}; squares above "
-        f"{limit:.3g} overflow): scale x down or compute in float64"
+        f"{limit:.3g} overflow)",
+        "scale x down or compute in float64",
     )
 
 

@@ -282,7 +282,9 @@ class Solver:
         try:
             loss, grads = self.model.loss(X_batch, y_batch)
         except OverflowInNormalization as overflow:
-            # Activations past the dtype's range: the loss, had it been computed, is inf.
+            if not self.loss_history:  # no update yet: the inputs overflow, not the training
+                raise
+            # Activations past the dtype's range after updates: the loss would have been inf.
             self.loss_history.append(math.inf)
             self._diverged(math.inf, X_batch, y_batch, cause=overflow)
         loss = float(loss)
@@ -310,12 +312,14 @@ class Solver:
     def _diverged(
         self,
         loss: float,
-        X_batch: np.ndarray,
-        y_batch: np.ndarray,
+        X_batch: np.ndarray | None,
+        y_batch: np.ndarray | None,
         cause: OverflowInNormalization | None = None,
     ) -> None:
         """Raise TrainingDiverged for a non-finite loss, or for ``cause``: a normalisation
-        layer's statistics that overflowed (the loss is then recorded as inf)."""
+        layer's statistics that overflowed after updates (the loss is then recorded as inf).
+        X_batch, y_batch: the step's batch, or None when the overflow came while measuring
+        the epoch's metrics (on splits checked finite at the start)."""
         # from the history, not the sampler: the unseeded (cs231n) draws keep no position
         epoch = self.epoch + 1
         iteration = (len(self.loss_history) - 1) % self.iterations_per_epoch + 1
@@ -324,7 +328,7 @@ class Solver:
             f"{self.iterations_per_epoch} (iteration {len(self.loss_history)} overall)"
         )
         if cause is not None:
-            message += f": {cause}"
+            message += f": {cause.summary}"
         if self.best_params is not None:
             self._restore_best()
             message += (
@@ -337,7 +341,9 @@ class Solver:
                 message += f", saved to {path}"
             except OSError as error:  # the divergence is the news; a full disk must not hide it
                 message += f" (could not save a checkpoint: {error})"
-        inputs = [X_batch] + ([y_batch] if self.metric_name == "mse" else [])
+        inputs = [] if X_batch is None else [X_batch]
+        if y_batch is not None and self.metric_name == "mse":
+            inputs.append(y_batch)
         bad = sum(
             a.size - int(np.count_nonzero(np.isfinite(a)))
             for a in inputs
@@ -351,9 +357,9 @@ class Solver:
                 + "."
             )
         else:
+            checked = "data is" if X_batch is None else "batch's inputs are"
             message += (
-                ". The batch's inputs are finite, so the steps were too large: try a smaller "
-                "learning rate."
+                f". The {checked} finite, so the steps were too large: try a smaller learning rate."
             )
         raise TrainingDiverged(message, epoch=epoch, iteration=iteration, loss=loss) from cause
 
@@ -482,10 +488,17 @@ class Solver:
 
     def _end_epoch(self, start: float, on_epoch_end: Callable[[Solver], Any] | None) -> None:
         """Measure, keep the best params, checkpoint, print the summary, call back."""
-        train_metric = self.check_metric(
-            self.X_train, self.y_train, num_samples=self.num_train_samples
-        )
-        val_metric = self.check_metric(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        try:
+            train_metric = self.check_metric(
+                self.X_train, self.y_train, num_samples=self.num_train_samples
+            )
+            val_metric = self.check_metric(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        except OverflowInNormalization as overflow:
+            if not self.loss_history:  # epoch 0, before any update: the data overflows
+                raise
+            # The epoch's last update blew the activations up after its (finite) loss.
+            self.loss_history.append(math.inf)
+            self._diverged(math.inf, None, None, cause=overflow)
         self.train_metric_history.append(train_metric)
         self.val_metric_history.append(val_metric)
         if self._is_better(val_metric):
