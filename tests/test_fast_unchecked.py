@@ -121,7 +121,7 @@ def test_a_nets_loss_and_grads_are_those_of_the_checked_functions(make_net, X_sh
     ours, checked = make_net(), make_net()
     swapped = with_checked_backwards(checked)
     assert swapped > 0 and (swaps is None or swapped == swaps)  # the nets do use the twins
-    for _ in range(2):  # the second step runs on the running statistics of the first
+    for _ in range(2):  # the second step runs on the first step's updated params
         loss, grads = ours.loss(X, y)
         checked_loss, checked_grads = checked.loss(X, y)
         assert loss == checked_loss

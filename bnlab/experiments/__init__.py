@@ -97,7 +97,7 @@ REGISTRY: dict[str, ExperimentInfo] = {
             "batch-size",
             "batch_size",
             "cs231n assignment 2 (issue 12)",
-            "LeNet with batchnorm, layernorm and groupnorm at batch sizes 2 to 256, 3 seeds",
+            "batch sizes 2 to 256: LeNet with batchnorm/layernorm/groupnorm, FC net with batchnorm/layernorm",
         ),
     ]
 }

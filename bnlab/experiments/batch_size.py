@@ -17,8 +17,8 @@ of epochs at the same Adam learning rate, from ``len(seeds)`` seeds:
 - bn-vs-baseline's fully connected net (five hidden layers of 100) with batchnorm or
   layernorm, the comparison of cs231n's notebook.
 
-The same epochs mean 2000 steps per epoch at batch 2 and 16 at batch 256 on 4000 images: the
-large batches take far fewer steps, which costs every normalization alike.
+The same epochs mean 2000 steps per epoch at batch 2 and 15 at batch 256 on 4000 images (the
+Solver takes N // batch_size steps an epoch): the large batches take far fewer steps, which costs every normalization alike.
 
 Every training is an independent run of one sweep (:mod:`bnlab.experiments.sweep`), so
 ``--jobs``, ``--dask`` and ``--resume`` apply.
@@ -203,7 +203,7 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
             for net, norms in result.runs.items()
         },
         Path(out_dir) / "batch_size.png",
-        "Fashion-MNIST: final validation accuracy against the batch size",
+        "Final validation accuracy against the batch size",
     )
     return [path]
 
