@@ -324,3 +324,20 @@ def test_a_copied_solver_trains_like_the_original(duplicate):
     assert_same_training(original, loop, "original")
     assert_same_training(twin, loop, "copy")
     assert packed_names(twin) == packed_names(original)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("rule", RULES)
+def test_the_packing_holds_step_after_step(rule, dtype):
+    """Nothing changes between steps: every step after the first updates the small params
+    packed, through the same views (no unpacking and packing again), and leaves W1 alone."""
+    solver = make_solver(rule, dtype=dtype, max_size=SMALL_LIMIT)
+    steps(solver, 2)
+    packer = solver._multi_tensor
+    small = {name for name, w in solver.model.params.items() if w.size <= SMALL_LIMIT}
+    assert packed_names(solver) == small and "W1" not in small
+    views = {name: solver.model.params[name] for name in small}
+    for _ in range(3):
+        grads = solver.model.loss(*solver._next_batch())[1]
+        assert packer.update(solver.model.params, grads, solver.optim_configs) == small
+        assert all(solver.model.params[name] is view for name, view in views.items())
