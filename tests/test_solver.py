@@ -649,16 +649,24 @@ def test_infinite_loss_is_caught_too():
         make_solver(model=Exploding()).train()
 
 
+def float32_blobs():
+    """blobs() with float32 inputs, for nets whose float32 statistics can overflow."""
+    return {
+        key: value.astype(np.float32) if key[0] == "X" else value for key, value in blobs().items()
+    }
+
+
+def small_float32_net(normalization):
+    return FullyConnectedNet(
+        [8, 8], input_dim=4, num_classes=3, normalization=normalization, dtype=np.float32, seed=0
+    )
+
+
 def test_an_overflow_in_batchnorms_statistics_is_a_divergence_with_the_layers_message():
     # A huge step makes the weights ~1e30: batchnorm's float32 variance overflows while its
     # normalised output, and so the loss, stay finite. Without the Solver's catch this would
     # escape as the layer's ValueError.
-    data = {
-        key: value.astype(np.float32) if key[0] == "X" else value for key, value in blobs().items()
-    }
-    model = FullyConnectedNet(
-        [8, 8], input_dim=4, num_classes=3, normalization="batchnorm", dtype=np.float32, seed=0
-    )
+    data, model = float32_blobs(), small_float32_net("batchnorm")
     solver = make_solver(
         model=model, data=data, update_rule="sgd", optim_config={"learning_rate": 1e30}
     )
@@ -679,12 +687,7 @@ def test_an_overflow_while_measuring_an_epoch_is_a_divergence_too():
     # Layernorm computes statistics in test mode as well. With one step per epoch, the step that
     # blows the weights up has a finite loss (computed before its update); the overflow comes
     # when the epoch's accuracy is measured, and must still end training as a divergence.
-    data = {
-        key: value.astype(np.float32) if key[0] == "X" else value for key, value in blobs().items()
-    }
-    model = FullyConnectedNet(
-        [8, 8], input_dim=4, num_classes=3, normalization="layernorm", dtype=np.float32, seed=0
-    )
+    data, model = float32_blobs(), small_float32_net("layernorm")
     solver = make_solver(
         model=model, data=data, update_rule="sgd", optim_config={"learning_rate": 1e25},
         batch_size=len(data["X_train"]),
