@@ -73,6 +73,41 @@ def keep_freed_memory() -> bool:
     return bool(mmap_ok and trim_ok)
 
 
+# Set on some machines to pin OpenBLAS's kernels (older builds misbehave on some processors);
+# they also slow a current numpy, so a benchmark says whether they were in force.
+BLAS_PINNING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas_summary() -> str:
+    """One line: which BLAS numpy runs, with which kernels, and whether the kernels were pinned.
+
+    The kernels are read with threadpoolctl (the dev extra) when it is installed. On a machine
+    that pins them (OPENBLAS_CORETYPE set), time the kernels numpy would pick by unsetting both
+    variables for the benchmark command alone:
+    ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/train_step.py``.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        kernels = "kernels unknown (pip install threadpoolctl to see them)"
+    else:
+        found = [
+            f"{info['internal_api']} {info.get('version') or ''} with its "
+            f"{info.get('architecture') or 'unknown'} kernels".replace("  ", " ")
+            for info in threadpool_info()
+            # numpy's own (numpy.libs/, or a system library); not one another package brought
+            if info.get("user_api") == "blas" and "torch" not in str(info.get("filepath"))
+        ]
+        kernels = "; ".join(found) or "no BLAS found by threadpoolctl"
+    pinned = [f"{name}={os.environ[name]}" for name in BLAS_PINNING_VARIABLES if name in os.environ]
+    if not pinned:
+        return f"numpy's BLAS: {kernels}, as it picked them"
+    return (
+        f"numpy's BLAS: {kernels}, pinned by {' '.join(pinned)} (unset both for this command "
+        "alone to time the kernels numpy would pick)"
+    )
+
+
 def torch_single_thread() -> object | None:
     """Import PyTorch pinned to one intra-op and one inter-op thread, or None if absent."""
     try:

@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402  (after the thread limit, which numpy reads at 
 from _timing import (  # noqa: E402
     apply_options,
     benchmark_parser,
+    blas_summary,
     compare,
     format_time,
     torch_forward_backward,
@@ -98,6 +99,7 @@ def main() -> int:
         f"batchnorm forward + backward, float32, {setup}"
         + ("" if torch else " (PyTorch not installed: bnlab only)")
     )
+    print(blas_summary())
     ratios = []
     for shape in SHAPES:
         x = rng.normal(3.0, 2.0, size=shape).astype(np.float32)

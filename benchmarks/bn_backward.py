@@ -33,7 +33,7 @@ from _timing import limit_threads
 limit_threads(1)
 
 import numpy as np  # noqa: E402  (after the thread limit, which numpy reads at import)
-from _timing import apply_options, benchmark_parser, compare, format_time  # noqa: E402
+from _timing import apply_options, benchmark_parser, blas_summary, compare, format_time  # noqa: E402
 
 from bnlab.fast.normalization import (  # noqa: E402
     batchnorm_backward_fast,
@@ -88,6 +88,7 @@ def main() -> int:
     setup = apply_options(args)
     rng = np.random.default_rng(0)
     print(f"batchnorm backward, float64, {setup}")
+    print(blas_summary())
     with small_ufunc_buffer():
         speedups = [bench(N, D, args.repeats, rng) for N, D in SIZES]
     met = all(s >= TARGET_SPEEDUP for s in speedups)

@@ -36,6 +36,7 @@ limit_threads(1)
 import numpy as np  # noqa: E402  (after the thread limit, which numpy reads at import)
 from _timing import (  # noqa: E402
     Timings,
+    blas_summary,
     calls_per_repeat,
     compare,
     format_time,
@@ -136,6 +137,7 @@ def main() -> int:
         f"float32, 1 thread, {allocator}; conv x {X_SHAPE}, w {W_SHAPE}, {CONV_PARAM}; "
         f"forward + backward" + ("" if torch else " (PyTorch not installed: no PyTorch column)")
     )
+    print(blas_summary())
 
     fast = step(conv_forward_fast, conv_backward_fast, (x, w, b, CONV_PARAM), dout)
     naive = step(conv_forward_naive, conv_backward_naive, (x, w, b, CONV_PARAM), dout)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from _timing import compare, format_time, keep_freed_memory, torch_single_thread
+from _timing import blas_summary, compare, format_time, keep_freed_memory, torch_single_thread
 
 # train_step limits the threads to one at import, before anything imports numpy
 from train_step import NETS, bnlab_step, torch_step
@@ -45,6 +45,7 @@ def main() -> None:
     torch = torch_single_thread()
     data = make_synthetic_images(4096, 100, 10, image_shape=net.image_shape, seed=0)
     print(f"one Solver step, {net.title}; 1 thread, median of {args.repeats} interleaved repeats")
+    print(blas_summary())
     header = f"{'batch':>6} {'packed':>10} {'per-param':>10} {'torch':>10}"
     print(f"{header} {'packed/torch':>13} {'per-param/torch':>16} {'packed/per-param':>17}")
     for batch_size in net.targets:

@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402  (after the thread limit, which numpy reads at 
 from _timing import (  # noqa: E402
     apply_options,
     benchmark_parser,
+    blas_summary,
     compare,
     format_time,
     torch_forward_backward,
@@ -90,6 +91,7 @@ def main() -> int:
         f"affine_bn_relu forward + backward, float32, {setup}"
         + ("" if torch else " (PyTorch not installed: bnlab only)")
     )
+    print(blas_summary())
     met = None
     for N, D, M in SHAPES:
         x = rng.normal(size=(N, D)).astype(np.float32)

@@ -32,7 +32,7 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
-from _timing import format_time  # noqa: E402
+from _timing import blas_summary, format_time  # noqa: E402
 
 from bnlab.experiments import weight_scale  # noqa: E402
 from bnlab.experiments.sweep import SweepOptions, default_jobs  # noqa: E402
@@ -73,6 +73,7 @@ def main() -> None:
         f"serial vs --jobs {args.jobs}; {default_jobs()} cores; 1 BLAS thread per process; "
         f"{args.repeats} repeat(s)"
     )
+    print(blas_summary())
     print(f"load average (1, 5, 15 min) before: {load()}")
     serial_times, parallel_times, ratios, cores = [], [], [], []
     for repeat in range(args.repeats):

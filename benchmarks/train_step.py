@@ -29,7 +29,7 @@ limit_threads(1)
 
 
 # bnlab imports numpy, so everything below comes after the thread limit.
-from _timing import compare, format_time, keep_freed_memory, torch_single_thread  # noqa: E402
+from _timing import blas_summary, compare, format_time, keep_freed_memory, torch_single_thread  # noqa: E402
 
 from bnlab.data import make_synthetic_images  # noqa: E402
 from bnlab.fast.ufunc_buffer import small_ufunc_buffer  # noqa: E402
@@ -150,6 +150,7 @@ def main() -> None:
     torch = torch_single_thread()
     data = make_synthetic_images(4096, 100, 10, image_shape=net.image_shape, seed=0)
     print(f"one Solver step, {net.title} ({clock} time)")
+    print(blas_summary())
     print(f"{'batch':>6} {'bnlab':>10} {'torch':>10} {'bnlab/torch':>12} {'target':>7}")
     for batch_size, target in net.targets.items():
         candidates = {"bnlab": bnlab_step(net, data, batch_size)}
