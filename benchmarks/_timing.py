@@ -92,8 +92,8 @@ def blas_summary() -> str:
         kernels = "kernels unknown (pip install threadpoolctl to see them)"
     else:
         found = [
-            f"{info['internal_api']} {info.get('version') or ''} with its "
-            f"{info.get('architecture') or 'unknown'} kernels".replace("  ", " ")
+            " ".join(filter(None, [info["internal_api"], info.get("version")]))
+            + f" with its {info.get('architecture') or 'unknown'} kernels"
             for info in threadpool_info()
             # numpy's own (numpy.libs/, or a system library); not one another package brought
             if info.get("user_api") == "blas" and "torch" not in str(info.get("filepath"))

@@ -282,11 +282,7 @@ class Solver:
         try:
             loss, grads = self.model.loss(X_batch, y_batch)
         except OverflowInNormalization as overflow:
-            if not self.loss_history:  # no update yet: the inputs overflow, not the training
-                raise
-            # Activations past the dtype's range after updates: the loss would have been inf.
-            self.loss_history.append(math.inf)
-            self._diverged(math.inf, X_batch, y_batch, cause=overflow)
+            self._overflowed(overflow, X_batch, y_batch)
         loss = float(loss)
         self.loss_history.append(loss)
         if not math.isfinite(loss):
@@ -308,6 +304,20 @@ class Solver:
         if packer is not None:
             packer.pack(params, grads, self.optim_configs)  # after the first step: the state exists
         return loss
+
+    def _overflowed(
+        self,
+        overflow: OverflowInNormalization,
+        X_batch: np.ndarray | None,
+        y_batch: np.ndarray | None,
+    ) -> None:
+        """A normalisation layer's statistics overflowed. Before any update the inputs are to
+        blame: re-raise. After updates the activations outgrew the dtype: the loss would have
+        been inf, so record it and raise TrainingDiverged (see :meth:`_diverged`)."""
+        if not self.loss_history:
+            raise overflow
+        self.loss_history.append(math.inf)
+        self._diverged(math.inf, X_batch, y_batch, cause=overflow)
 
     def _diverged(
         self,
@@ -494,11 +504,8 @@ class Solver:
             )
             val_metric = self.check_metric(self.X_val, self.y_val, num_samples=self.num_val_samples)
         except OverflowInNormalization as overflow:
-            if not self.loss_history:  # epoch 0, before any update: the data overflows
-                raise
-            # The epoch's last update blew the activations up after its (finite) loss.
-            self.loss_history.append(math.inf)
-            self._diverged(math.inf, None, None, cause=overflow)
+            # after the epoch's last update, which blew the activations up past its finite loss
+            self._overflowed(overflow, None, None)
         self.train_metric_history.append(train_metric)
         self.val_metric_history.append(val_metric)
         if self._is_better(val_metric):
